@@ -1,0 +1,44 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AiSystem.Master.Configuration;
+
+/// <summary>The <c>Master</c> section: ports and in-process workers.</summary>
+public sealed class MasterOptions
+{
+    public const string Section = "Master";
+
+    [Range(0, 65535)] public int HttpPort { get; set; } = 8888;
+    [Range(1, 65535)] public int GrpcPort { get; set; } = 50051;
+    /// <summary><c>host:port</c> that workers use to send results; default <c>localhost:{GrpcPort}</c>.</summary>
+    public string PublicGrpcEndpoint { get; set; } = "";
+    [Range(0, 64)] public int LocalWorkers { get; set; } = 2;
+
+    public string EffectivePublicGrpcEndpoint =>
+        string.IsNullOrWhiteSpace(PublicGrpcEndpoint) ? $"localhost:{GrpcPort}" : PublicGrpcEndpoint;
+}
+
+/// <summary>The <c>Dispatch</c> section.</summary>
+public sealed class DispatchOptions
+{
+    public const string Section = "Dispatch";
+
+    public TimeSpan TaskTimeout { get; set; } = TimeSpan.FromMinutes(2);
+    [Range(1, 100)] public int MaxAttempts { get; set; } = 3;
+}
+
+/// <summary>The <c>Limits</c> section: what one question and the queue may hold.</summary>
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    [Range(1, 1_000_000)] public int MaxQueryChars { get; set; } = 8000;
+    [Range(0, 10_000_000)] public int MaxQueuedTasks { get; set; } = 10_000;
+}
+
+/// <summary>The <c>Sessions</c> section.</summary>
+public sealed class SessionsOptions
+{
+    public const string Section = "Sessions";
+
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+}

@@ -1,0 +1,67 @@
+using System.ComponentModel.DataAnnotations;
+using AiSystem.Messages.Mqtt;
+
+namespace AiSystem.Master.Configuration;
+
+public static class OptionsRegistration
+{
+    /// <summary>
+    /// Binds every section the master reads and validates it now, so a bad setting stops start-up with a message
+    /// that names it (e.g. <c>Master__GrpcPort</c>) instead of failing later.
+    /// </summary>
+    public static (MasterOptions Master, MqttOptions Mqtt) AddMasterOptions(this WebApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        var master = Bind<MasterOptions>(config, MasterOptions.Section);
+        var mqtt = Bind<MqttOptions>(config, MqttOptions.Section);
+        var dispatch = Bind<DispatchOptions>(config, DispatchOptions.Section);
+        var limits = Bind<LimitsOptions>(config, LimitsOptions.Section);
+        var sessions = Bind<SessionsOptions>(config, SessionsOptions.Section);
+
+        var errors = new List<string>();
+        Validate(master, MasterOptions.Section, errors);
+        Validate(dispatch, DispatchOptions.Section, errors);
+        Validate(limits, LimitsOptions.Section, errors);
+        if (mqtt.Validate() is { } mqttError) errors.Add(mqttError);
+        if (master.HttpPort == master.GrpcPort)
+            errors.Add($"Master__HttpPort and Master__GrpcPort must differ (both are {master.GrpcPort}).");
+        if (dispatch.TaskTimeout <= TimeSpan.Zero) errors.Add($"Dispatch__TaskTimeout must be positive, got {dispatch.TaskTimeout}.");
+        if (sessions.IdleTimeout <= TimeSpan.Zero) errors.Add($"Sessions__IdleTimeout must be positive, got {sessions.IdleTimeout}.");
+        if (errors.Count > 0)
+            throw new OptionsValidationException(string.Join(" ", errors));
+
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(master));
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(mqtt));
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(dispatch));
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(limits));
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(sessions));
+        return (master, mqtt);
+    }
+
+    private static T Bind<T>(IConfiguration config, string section) where T : new()
+    {
+        var value = new T();
+        try
+        {
+            config.GetSection(section).Bind(value);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder says which key failed to convert; say it in the operator's (environment variable) words.
+            throw new OptionsValidationException($"{System.Text.RegularExpressions.Regex.Replace(e.Message, @"'(\w+):(\w+)'", "'$1__$2'")} Fix that setting.");
+        }
+        return value;
+    }
+
+    private static void Validate(object options, string section, List<string> errors)
+    {
+        var results = new List<ValidationResult>();
+        if (Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true)) return;
+        foreach (var r in results)
+            foreach (var member in r.MemberNames)
+                errors.Add($"{section}__{member} is invalid: {r.ErrorMessage}");
+    }
+}
+
+/// <summary>Start-up stops with this when a setting is wrong; the message names the setting.</summary>
+public sealed class OptionsValidationException(string message) : Exception(message);

@@ -1,0 +1,160 @@
+using Akka.Actor;
+using Akka.Hosting;
+using AiSystem.Master.Configuration;
+using AiSystem.Master.Sessions;
+using AiSystem.Messages;
+using AiSystem.Messages.Grpc;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AiSystem.Master.Dispatch;
+
+/// <summary>
+/// The single owner of worker state and of the task queue. Decisions are made by <see cref="DispatchState"/>;
+/// this actor feeds it messages and carries out the effects (MQTT publish, session notices).
+/// </summary>
+public sealed class DispatcherActor : ReceiveActor
+{
+    private readonly DispatchState _state;
+    private readonly ITaskPublisher _publisher;
+    private readonly IActorRef _sessions;
+    private readonly ILogger<DispatcherActor> _log;
+    private readonly string _grpcEndpoint;
+    private readonly TimeSpan _taskTimeout;
+
+    public DispatcherActor(ITaskPublisher publisher, IRequiredActor<SessionManagerActor> sessions,
+        IOptions<MasterOptions> master, IOptions<DispatchOptions> dispatch, IOptions<LimitsOptions> limits,
+        ILogger<DispatcherActor> log)
+    {
+        _publisher = publisher;
+        _sessions = sessions.ActorRef;
+        _log = log;
+        _grpcEndpoint = master.Value.EffectivePublicGrpcEndpoint;
+        _taskTimeout = dispatch.Value.TaskTimeout;
+        _state = new DispatchState(limits.Value.MaxQueuedTasks, () => DateTimeOffset.UtcNow);
+
+        Receive<SubmitTask>(m =>
+        {
+            var decision = _state.Submit(m.Task);
+            Sender.Tell(decision);
+            if (decision.Status == SubmitStatus.Rejected)
+                _log.LogWarning("Task {TaskId} of session {SessionId} refused: {Reason}", m.Task.TaskId, m.Task.SessionId, decision.Error);
+            Apply(decision.Effects);
+        });
+
+        Receive<WorkerRegistered>(m =>
+        {
+            var r = m.Registration;
+            var known = _state.Workers.Find(r.WorkerId) is not null;
+            var effects = _state.Register(r.WorkerId, r.Capacity, w =>
+            {
+                w.Language = r.Language ?? "";
+                w.Host = r.Host ?? "";
+                w.Version = r.Version ?? "";
+                w.Provider = r.Provider ?? "";
+                w.HeartbeatInterval = r.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(r.HeartbeatIntervalMs.Value) : null;
+            });
+            _log.LogInformation("Worker {WorkerId} {Action} ({Language}, {Capacity} slot(s), provider {Provider})",
+                r.WorkerId, known ? "registered again" : "registered", r.Language ?? "unknown language", r.Capacity ?? 1, r.Provider ?? "unknown");
+            Apply(effects);
+        });
+
+        Receive<WorkerStatusReported>(m =>
+        {
+            var s = m.Status;
+            if (s.Status == WorkerStatuses.Offline)
+            {
+                var orphans = _state.Workers.Find(s.WorkerId)?.ActiveTasks.Count ?? 0;
+                var effects = _state.RemoveWorker(s.WorkerId);
+                _log.LogInformation("Worker {WorkerId} went offline; {Count} task(s) of it go back to the queue", s.WorkerId, orphans);
+                Apply(effects);
+            }
+            else if (!_state.Touch(s.WorkerId, s.Status))
+            {
+                _log.LogDebug("Status from unknown worker {WorkerId} ignored until it registers", s.WorkerId);
+            }
+        });
+
+        Receive<WorkerHeartbeatReceived>(m => _state.Touch(m.Heartbeat.WorkerId, m.Heartbeat.Status));
+
+        Receive<ResultReceived>(m =>
+        {
+            var decision = _state.Complete(m.Result);
+            Sender.Tell(new ResultAck { Success = decision.Status != ResultStatus.Refused, Message = decision.Message });
+            if (decision.Status == ResultStatus.Refused)
+                _log.LogWarning("Result from worker {WorkerId} for task {TaskId} refused: {Reason}",
+                    m.Result.WorkerId, m.Result.TaskId, decision.Message);
+            else if (decision.Status == ResultStatus.Duplicate)
+                _log.LogInformation("Duplicate result for task {TaskId} from worker {WorkerId} dropped", m.Result.TaskId, m.Result.WorkerId);
+            Apply(decision.Effects);
+        });
+
+        Receive<GetDispatchSnapshot>(_ => Sender.Tell(Snapshot()));
+
+        Receive<TaskPublishFailed>(m =>
+            _log.LogError("Task {TaskId} could not be published to worker {WorkerId}: {Error}", m.Task.TaskId, m.Task.WorkerId, m.Error));
+    }
+
+    private void Apply(IReadOnlyList<DispatchEffect> effects)
+    {
+        foreach (var effect in effects)
+        {
+            switch (effect)
+            {
+                case AssignEffect(var task):
+                    Publish(task);
+                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskAssignedNotice(task.TaskId, task.WorkerId!, task.Attempt)));
+                    break;
+                case QueuedEffect(var task, var position):
+                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskQueuedNotice(task.TaskId, position)));
+                    break;
+                case CompletedEffect(var task, var result):
+                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskCompletedNotice(task.TaskId, result)));
+                    break;
+            }
+        }
+    }
+
+    private void Publish(DispatchTask task)
+    {
+        var message = new TaskMessage
+        {
+            WorkerId = task.WorkerId!,
+            SessionId = task.SessionId,
+            Query = task.Query,
+            ApiKey = task.ApiKey,
+            GrpcEndpoint = _grpcEndpoint,
+            Timestamp = task.Timestamp,
+            TaskId = task.TaskId,
+            Attempt = task.Attempt,
+            Deadline = (task.AssignedAt ?? DateTimeOffset.UtcNow).Add(_taskTimeout).ToUnixTimeMilliseconds(),
+        };
+        _log.LogInformation("Task {TaskId} of session {SessionId} assigned to worker {WorkerId} (attempt {Attempt})",
+            task.TaskId, task.SessionId, task.WorkerId, task.Attempt);
+        var self = Self;
+        _publisher.PublishTaskAsync(message).ContinueWith(
+            t => self.Tell(new TaskPublishFailed(task, t.Exception!.GetBaseException().Message)),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
+    private DispatchSnapshot Snapshot()
+    {
+        var workers = _state.Workers.All
+            .OrderBy(w => w.Sequence)
+            .Select(w => new WorkerView(w.Id, w.Language, w.Host, w.Status, w.ReportedStatus, w.Capacity, w.ActiveTasks.Count,
+                w.LastSeen, w.Completed, w.Provider, w.Version))
+            .ToList();
+        var tasks = _state.Queue.Positions()
+            .Select(p => new TaskView(p.Task.TaskId, p.Task.SessionId, "queued", null, p.Task.Attempt, p.Position, null, p.Task.Timestamp))
+            .Concat(_state.InFlight.Select(t => new TaskView(t.TaskId, t.SessionId, "in-flight", t.WorkerId, t.Attempt, null, t.AssignedAt, t.Timestamp)))
+            .ToList();
+        return new DispatchSnapshot(workers, tasks);
+    }
+}
+
+public static class DispatcherActorHosting
+{
+    public static AkkaConfigurationBuilder AddDispatcherActor(this AkkaConfigurationBuilder builder) =>
+        builder.WithActors((system, registry, resolver) =>
+            registry.Register<DispatcherActor>(system.ActorOf(resolver.Props<DispatcherActor>(), "dispatcher")));
+}

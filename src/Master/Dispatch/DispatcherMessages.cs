@@ -1,0 +1,34 @@
+using AiSystem.Messages;
+using AiSystem.Messages.Grpc;
+
+namespace AiSystem.Master.Dispatch;
+
+// Messages the dispatcher actor takes. They stay inside the master process.
+
+/// <summary>From a session: a validated question to dispatch. Replies <see cref="SubmitDecision"/>.</summary>
+public sealed record SubmitTask(DispatchTask Task);
+
+/// <summary>From the MQTT edge.</summary>
+public sealed record WorkerRegistered(WorkerRegistration Registration);
+public sealed record WorkerStatusReported(WorkerStatusUpdate Status);
+public sealed record WorkerHeartbeatReceived(WorkerHeartbeat Heartbeat);
+
+/// <summary>From the gRPC edge: a worker's result. Replies <see cref="ResultAck"/>.</summary>
+public sealed record ResultReceived(TaskResult Result);
+
+/// <summary>From the HTTP API: replies <see cref="DispatchSnapshot"/>.</summary>
+public sealed record GetDispatchSnapshot
+{
+    public static readonly GetDispatchSnapshot Instance = new();
+}
+
+public sealed record WorkerView(string Id, string Language, string Host, string Status, string ReportedStatus, int Capacity,
+    int ActiveTasks, DateTimeOffset LastSeen, long Completed, string Provider, string Version);
+
+public sealed record TaskView(string TaskId, string SessionId, string State, string? WorkerId, int Attempt, int? Position,
+    DateTimeOffset? AssignedAt, long Timestamp);
+
+public sealed record DispatchSnapshot(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks);
+
+/// <summary>The publish of a task to its worker failed (broker down): the actor logs it; deadlines (later) recover it.</summary>
+internal sealed record TaskPublishFailed(DispatchTask Task, string Error);

@@ -1,0 +1,9 @@
+using AiSystem.Messages;
+
+namespace AiSystem.Master.Dispatch;
+
+/// <summary>The MQTT edge the dispatcher hands tasks to.</summary>
+public interface ITaskPublisher
+{
+    Task PublishTaskAsync(TaskMessage task, CancellationToken cancellationToken = default);
+}

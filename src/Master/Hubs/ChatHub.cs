@@ -1,0 +1,53 @@
+using Akka.Actor;
+using Akka.Hosting;
+using AiSystem.Master.Sessions;
+using Microsoft.AspNetCore.SignalR;
+
+namespace AiSystem.Master.Hubs;
+
+/// <summary>
+/// The browser edge (<c>/hubs/chat</c>): translates hub calls into session messages and nothing more.
+/// </summary>
+public sealed class ChatHub(IRequiredActor<SessionManagerActor> sessions) : Hub
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+    private const string SessionKey = "sessionId";
+
+    public override async Task OnConnectedAsync()
+    {
+        var requested = Context.GetHttpContext()?.Request.Query["session"].ToString();
+        var started = await sessions.ActorRef.Ask<SessionStartedEvent>(
+            new AttachConnection(string.IsNullOrEmpty(requested) ? null : requested, Context.ConnectionId), AskTimeout);
+        Context.Items[SessionKey] = started.SessionId;
+        await Clients.Caller.SendAsync(HubEvents.SessionStarted, started);
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        if (Context.Items[SessionKey] is string sessionId)
+            sessions.ActorRef.Tell(new SessionEnvelope(sessionId, new DetachConnection(Context.ConnectionId)));
+        return Task.CompletedTask;
+    }
+
+    public async Task<SubmitQueryResponse> SubmitQuery(SubmitQueryRequest? request)
+    {
+        if (request is null)
+            throw new HubException("SubmitQuery needs an argument like { \"query\": \"your question\" }.");
+        if (Context.Items[SessionKey] is not string sessionId)
+            throw new HubException("This connection has no session yet. Reconnect and try again.");
+
+        SubmitOutcome outcome;
+        try
+        {
+            outcome = await sessions.ActorRef.Ask<SubmitOutcome>(
+                new SessionEnvelope(sessionId, new SubmitQuery(request.Query, request.ApiKey)), AskTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new HubException("The server is busy and did not accept the question in time. Please send it again.");
+        }
+        if (outcome.Error is not null)
+            throw new HubException(outcome.Error);
+        return new SubmitQueryResponse(outcome.TaskId!, outcome.Status!, outcome.Position);
+    }
+}

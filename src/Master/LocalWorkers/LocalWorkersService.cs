@@ -1,0 +1,69 @@
+using AiSystem.Master.Configuration;
+using AiSystem.Messages.Mqtt;
+using AiSystem.Worker;
+using Microsoft.Extensions.Options;
+
+namespace AiSystem.Master.LocalWorkers;
+
+/// <summary>
+/// <c>Master__LocalWorkers</c> in-process workers: each is a whole worker host (its own MQTT connection, actor
+/// system and gRPC client) running the same code as <c>src/Worker</c>, over loopback MQTT and gRPC.
+/// </summary>
+public sealed class LocalWorkersService(IConfiguration configuration, IOptions<MasterOptions> master, IOptions<MqttOptions> mqtt,
+    IHostApplicationLifetime lifetime, ILogger<LocalWorkersService> log) : IHostedService
+{
+    private readonly List<IHost> _workers = [];
+    private Task _starting = Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var count = master.Value.LocalWorkers;
+        if (count == 0) return Task.CompletedTask;
+        // After Kestrel listens, so the workers' first results find the gRPC port open.
+        lifetime.ApplicationStarted.Register(() => _starting = Task.Run(() => StartWorkersAsync(count)));
+        return Task.CompletedTask;
+    }
+
+    private async Task StartWorkersAsync(int count)
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        for (var n = 1; n <= count; n++)
+        {
+            var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+            builder.Configuration.AddConfiguration(configuration);
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Mqtt:Host"] = string.IsNullOrEmpty(mqtt.Value.Host) ? "127.0.0.1" : mqtt.Value.Host,
+                ["Worker:Id"] = $"csharp-local-{n}-{suffix}",
+            });
+            builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+            builder.AddAiWorker();
+            var host = builder.Build();
+            try
+            {
+                await host.StartAsync();
+                lock (_workers) _workers.Add(host);
+            }
+            catch (Exception e)
+            {
+                log.LogError("Local worker {Number} failed to start: {Error}", n, e.Message);
+                host.Dispose();
+            }
+        }
+        log.LogInformation("{Count} local worker(s) started", count);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _starting;
+        IHost[] workers;
+        lock (_workers) workers = [.. _workers];
+        await Task.WhenAll(workers.Select(async h =>
+        {
+            await h.StopAsync(cancellationToken);
+            h.Dispose();
+        }));
+    }
+}

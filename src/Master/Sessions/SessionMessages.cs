@@ -1,0 +1,26 @@
+using AiSystem.Messages.Grpc;
+
+namespace AiSystem.Master.Sessions;
+
+// Messages of the session actors. They stay inside the master process.
+
+/// <summary>Anything addressed to one session, routed by <see cref="SessionManagerActor"/>.</summary>
+public sealed record SessionEnvelope(string SessionId, object Message);
+
+/// <summary>A browser connection arrived, maybe asking to resume a session. Replies <see cref="Hubs.SessionStartedEvent"/>.</summary>
+public sealed record AttachConnection(string? RequestedSessionId, string ConnectionId);
+
+public sealed record DetachConnection(string ConnectionId);
+
+/// <summary>A question from the browser. Replies <see cref="SubmitOutcome"/>.</summary>
+public sealed record SubmitQuery(string? Query, string? ApiKey);
+
+public sealed record SubmitOutcome(string? TaskId, string? Status, int? Position, string? Error)
+{
+    public static SubmitOutcome Refused(string error) => new(null, null, null, error);
+}
+
+// From the dispatcher.
+public sealed record TaskQueuedNotice(string TaskId, int Position);
+public sealed record TaskAssignedNotice(string TaskId, string WorkerId, int Attempt);
+public sealed record TaskCompletedNotice(string TaskId, TaskResult Result);

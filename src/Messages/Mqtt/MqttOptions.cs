@@ -1,0 +1,25 @@
+namespace AiSystem.Messages.Mqtt;
+
+/// <summary>The <c>Mqtt</c> configuration section, shared by master, workers and tools.</summary>
+public sealed class MqttOptions
+{
+    public const string Section = "Mqtt";
+
+    /// <summary>Broker host. Empty on the master means: start the embedded broker.</summary>
+    public string Host { get; set; } = "";
+    public int Port { get; set; } = 1883;
+    public string Username { get; set; } = "";
+    public string Password { get; set; } = "";
+    public string TopicPrefix { get; set; } = Topics.DefaultPrefix;
+
+    public Topics Topics => new(TopicPrefix);
+
+    /// <summary>Returns a message naming the bad setting, or null when the section is valid.</summary>
+    public string? Validate()
+    {
+        if (Port is < 1 or > 65535) return $"Mqtt__Port must be between 1 and 65535, got {Port}.";
+        if (string.IsNullOrWhiteSpace(TopicPrefix) || TopicPrefix.IndexOfAny(['#', '+', '/']) >= 0)
+            return $"Mqtt__TopicPrefix must be one non-empty topic level without '/', '#' or '+', got '{TopicPrefix}'.";
+        return null;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AiSystem.Messages;
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.Strict)]
+[JsonSerializable(typeof(WorkerRegistration))]
+[JsonSerializable(typeof(WorkerStatusUpdate))]
+[JsonSerializable(typeof(WorkerHeartbeat))]
+[JsonSerializable(typeof(TaskMessage))]
+[JsonSerializable(typeof(LogMessage))]
+public sealed partial class WireJsonContext : JsonSerializerContext;
+
+/// <summary>Reads and writes the MQTT payloads of PROTOCOL.md §1 (UTF-8, snake_case, unknown fields ignored).</summary>
+public static class WireJson
+{
+    public static byte[] Serialize(WorkerRegistration value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.WorkerRegistration);
+    public static byte[] Serialize(WorkerStatusUpdate value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.WorkerStatusUpdate);
+    public static byte[] Serialize(WorkerHeartbeat value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.WorkerHeartbeat);
+    public static byte[] Serialize(TaskMessage value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.TaskMessage);
+    public static byte[] Serialize(LogMessage value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.LogMessage);
+
+    public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out WorkerRegistration? value, out string? error) =>
+        TryParse(payload, WireJsonContext.Default.WorkerRegistration, out value, out error) && Check(value, v => Required(v.WorkerId, "worker_id") ?? Status(v.Status), ref error);
+
+    public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out WorkerStatusUpdate? value, out string? error) =>
+        TryParse(payload, WireJsonContext.Default.WorkerStatusUpdate, out value, out error) && Check(value, v => Required(v.WorkerId, "worker_id") ?? Status(v.Status), ref error);
+
+    public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out WorkerHeartbeat? value, out string? error) =>
+        TryParse(payload, WireJsonContext.Default.WorkerHeartbeat, out value, out error) && Check(value, v => Required(v.WorkerId, "worker_id"), ref error);
+
+    public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out TaskMessage? value, out string? error) =>
+        TryParse(payload, WireJsonContext.Default.TaskMessage, out value, out error)
+        && Check(value, v => Required(v.WorkerId, "worker_id") ?? Required(v.SessionId, "session_id") ?? Required(v.GrpcEndpoint, "grpc_endpoint"), ref error);
+
+    public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out LogMessage? value, out string? error) =>
+        TryParse(payload, WireJsonContext.Default.LogMessage, out value, out error);
+
+    private static bool TryParse<T>(ReadOnlySequence<byte> payload, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info,
+        [NotNullWhen(true)] out T? value, out string? error) where T : class
+    {
+        value = null;
+        try
+        {
+            var reader = new Utf8JsonReader(payload);
+            value = JsonSerializer.Deserialize(ref reader, info);
+            error = value is null ? "payload is JSON null, expected an object" : null;
+        }
+        catch (JsonException e)
+        {
+            // The message names the path and the missing or mistyped field; the payload itself is never echoed.
+            error = $"not a valid {typeof(T).Name} payload: {e.Message}";
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            error = $"not a valid {typeof(T).Name} payload: {e.Message}";
+        }
+        return value is not null && error is null;
+    }
+
+    private static bool Check<T>(T value, Func<T, string?> validate, ref string? error) where T : class
+    {
+        error = validate(value);
+        return error is null;
+    }
+
+    private static string? Required(string? value, string field) =>
+        string.IsNullOrWhiteSpace(value) ? $"required field '{field}' is empty" : null;
+
+    private static string? Status(string status) =>
+        WorkerStatuses.IsKnown(status) ? null : $"field 'status' is '{Truncate(status)}', expected idle, busy or offline";
+
+    private static string Truncate(string s) => s.Length <= 32 ? s : s[..32] + "…";
+}
+
+/// <summary>Time on the wire: Unix epoch milliseconds.</summary>
+public static class EpochMs
+{
+    public static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+}

@@ -1,0 +1,80 @@
+using System.Text.Json.Serialization;
+
+namespace AiSystem.Messages;
+
+/// <summary>Worker statuses as they appear on the wire.</summary>
+public static class WorkerStatuses
+{
+    public const string Idle = "idle";
+    public const string Busy = "busy";
+    public const string Offline = "offline";
+
+    public static bool IsKnown(string? status) => status is Idle or Busy or Offline;
+}
+
+/// <summary><c>upb/workers/register</c>: sent by a worker on every (re)connect.</summary>
+public sealed record WorkerRegistration
+{
+    [JsonRequired] public string WorkerId { get; init; } = "";
+    [JsonRequired] public string Status { get; init; } = WorkerStatuses.Idle;
+    [JsonRequired] public long Timestamp { get; init; }
+    public string? Language { get; init; }
+    public int? Capacity { get; init; }
+    public long? HeartbeatIntervalMs { get; init; }
+    public string? Version { get; init; }
+    public string? Host { get; init; }
+    public string? ClusterAddress { get; init; }
+    public string? Provider { get; init; }
+}
+
+/// <summary><c>upb/workers/status</c>: on every state change, and the worker's MQTT last will (<c>offline</c>).</summary>
+public sealed record WorkerStatusUpdate
+{
+    [JsonRequired] public string WorkerId { get; init; } = "";
+    [JsonRequired] public string Status { get; init; } = "";
+    [JsonRequired] public long Timestamp { get; init; }
+    public int? ActiveTasks { get; init; }
+    public int? Capacity { get; init; }
+}
+
+/// <summary><c>upb/workers/heartbeat</c>: every <c>heartbeat_interval_ms</c>.</summary>
+public sealed record WorkerHeartbeat
+{
+    [JsonRequired] public string WorkerId { get; init; } = "";
+    public string? Status { get; init; }
+    [JsonRequired] public long Timestamp { get; init; }
+    public int? ActiveTasks { get; init; }
+    public int? Capacity { get; init; }
+    public long? TasksCompleted { get; init; }
+}
+
+/// <summary><c>upb/workers/{worker_id}/tasks</c>: one question for one worker.</summary>
+public sealed record TaskMessage
+{
+    [JsonRequired] public string WorkerId { get; init; } = "";
+    [JsonRequired] public string SessionId { get; init; } = "";
+    [JsonRequired] public string Query { get; init; } = "";
+    /// <summary>May be empty: the worker then uses its own key. Never logged.</summary>
+    public string? ApiKey { get; init; }
+    [JsonRequired] public string GrpcEndpoint { get; init; } = "";
+    [JsonRequired] public long Timestamp { get; init; }
+    public string? TaskId { get; init; }
+    public int? Attempt { get; init; }
+    public long? Deadline { get; init; }
+    public string? Model { get; init; }
+
+    /// <summary>Never print the key, whatever calls ToString.</summary>
+    public override string ToString() =>
+        $"TaskMessage {{ task_id = {TaskId}, worker_id = {WorkerId}, session_id = {SessionId}, attempt = {Attempt}, query = {Query.Length} chars }}";
+}
+
+/// <summary><c>upb/logs</c>: one log line of any component.</summary>
+public sealed record LogMessage
+{
+    [JsonRequired] public long Timestamp { get; init; }
+    [JsonRequired] public string Source { get; init; } = "";
+    [JsonRequired] public string Message { get; init; } = "";
+    public string? Level { get; init; }
+    public string? TaskId { get; init; }
+    public string? SessionId { get; init; }
+}

@@ -1,0 +1,32 @@
+using AiSystem.Worker.Models;
+using Microsoft.Extensions.AI;
+
+namespace AiSystem.Worker;
+
+/// <summary>A model client chosen for one task, and how results name it (<c>provider</c>).</summary>
+public sealed record ModelChoice(IChatClient Client, string Provider);
+
+/// <summary>
+/// Picks the model for a task: the task's key, else the worker's own; <c>auto</c> means Gemini when there is a key
+/// and the simulated model when there is none.
+/// </summary>
+public sealed class ModelSelector(LlmOptions llm, GeminiOptions gemini, HttpClient http)
+{
+    private readonly SimulatedChatClient _simulated = new();
+
+    public ModelChoice Choose(string? taskApiKey, string? taskModel)
+    {
+        var key = string.IsNullOrWhiteSpace(taskApiKey) ? gemini.ApiKey : taskApiKey.Trim();
+        var model = string.IsNullOrWhiteSpace(taskModel) ? llm.Model : taskModel.Trim();
+        var useGemini = llm.Provider switch
+        {
+            "gemini" => true,
+            "simulated" => false,
+            _ => !string.IsNullOrEmpty(key),
+        };
+        if (!useGemini) return new ModelChoice(_simulated, SimulatedChatClient.ProviderName);
+        if (string.IsNullOrEmpty(key))
+            throw ModelException.InvalidKey(detail: "no API key: the question carried none and the worker has no GEMINI_API_KEY");
+        return new ModelChoice(new GeminiChatClient(http, new Uri(gemini.BaseUrl), key, model), $"{GeminiChatClient.ProviderName}:{model}");
+    }
+}

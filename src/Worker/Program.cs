@@ -1,0 +1,6 @@
+using AiSystem.Worker;
+
+// A worker process: takes tasks from MQTT, asks the model, sends results to the master over gRPC.
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddAiWorker();
+await builder.Build().RunAsync();

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using AiSystem.Messages;
+using AiSystem.Messages.Grpc;
+using AiSystem.Worker.Models;
+using Microsoft.Extensions.AI;
+
+namespace AiSystem.Worker;
+
+/// <summary>Runs one task: asks the model, waits the simulated processing delay, and sends the result to the master.</summary>
+public sealed class TaskRunner(string workerId, ModelSelector models, IResultSender sender, TimeSpan simulatedDelay,
+    ILogger<TaskRunner> log)
+{
+    /// <summary>How long a result may keep trying to reach the master when the task carries no deadline.</summary>
+    private static readonly TimeSpan DefaultDeliveryWindow = TimeSpan.FromMinutes(2);
+
+    public async Task<TaskResult> RunAsync(TaskMessage task, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        string answer = "", error = "", provider = "";
+        try
+        {
+            var choice = models.Choose(task.ApiKey, task.Model);
+            provider = choice.Provider;
+            var response = await choice.Client.GetResponseAsync([new ChatMessage(ChatRole.User, task.Query)], cancellationToken: cancellationToken);
+            answer = response.Text;
+            if (string.IsNullOrWhiteSpace(answer))
+                error = "The model returned an empty answer. Please ask again.";
+        }
+        catch (ModelException e)
+        {
+            error = e.UserMessage;
+            log.LogWarning("Task {TaskId}: model call failed ({Kind}{Detail})", task.TaskId, e.Kind, e.Detail is null ? "" : ": " + e.Detail);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            error = "The worker could not get an answer from the model. Please try again.";
+            log.LogError("Task {TaskId}: unexpected model failure: {Error}", task.TaskId, e.GetType().Name);
+        }
+
+        if (simulatedDelay > TimeSpan.Zero && error.Length == 0)
+            await Task.Delay(simulatedDelay, cancellationToken);
+
+        var result = new TaskResult
+        {
+            WorkerId = workerId,
+            SessionId = task.SessionId,
+            OriginalQuery = task.Query,
+            AiResponse = error.Length == 0 ? answer : "",
+            ApiKey = "", // original field 5: new workers leave it empty
+            ProcessingTimeMs = watch.ElapsedMilliseconds,
+            QueryTimestamp = task.Timestamp,
+            CompletionTimestamp = EpochMs.Now(),
+            TaskId = task.TaskId ?? "",
+            Error = error,
+            Provider = provider,
+        };
+
+        var giveUpAt = task.Deadline is > 0
+            ? DateTimeOffset.FromUnixTimeMilliseconds(task.Deadline.Value)
+            : DateTimeOffset.UtcNow + DefaultDeliveryWindow;
+        var ack = await sender.SendAsync(task.GrpcEndpoint, result, giveUpAt, cancellationToken);
+        if (!ack.Success)
+            log.LogWarning("Master refused the result of task {TaskId}: {Message}", task.TaskId, ack.Message);
+        log.LogInformation("Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})",
+            task.TaskId, task.SessionId, watch.ElapsedMilliseconds, error.Length == 0 ? provider : "error");
+        return result;
+    }
+}

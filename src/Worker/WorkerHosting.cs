@@ -1,0 +1,33 @@
+using Akka.Hosting;
+using AiSystem.Messages.Mqtt;
+
+namespace AiSystem.Worker;
+
+public static class WorkerHosting
+{
+    /// <summary>
+    /// Everything a worker process is: settings, the model selector, the gRPC result sender, the worker actor and its
+    /// MQTT edge. The master calls this too, for its in-process workers (<c>Master__LocalWorkers</c>).
+    /// </summary>
+    public static IHostApplicationBuilder AddAiWorker(this IHostApplicationBuilder builder)
+    {
+        var settings = WorkerSettings.Load(builder.Configuration);
+        var logSink = new MqttLogSink(settings.Worker.EffectiveId);
+        builder.Logging.AddProvider(logSink);
+
+        var services = builder.Services;
+        services.AddSingleton(settings);
+        services.AddSingleton(logSink);
+        services.AddHttpClient("gemini", c => c.Timeout = settings.Gemini.RequestTimeout);
+        services.AddSingleton(sp => new ModelSelector(settings.Llm, settings.Gemini,
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient("gemini")));
+        services.AddSingleton<IResultSender, GrpcResultSender>();
+        services.AddSingleton(sp => new TaskRunner(settings.Worker.EffectiveId, sp.GetRequiredService<ModelSelector>(),
+            sp.GetRequiredService<IResultSender>(), settings.Worker.SimulatedDelay, sp.GetRequiredService<ILogger<TaskRunner>>()));
+        services.AddAkka("ai-system", b => b.AddWorkerActor());
+        services.AddSingleton<WorkerMqttBridge>();
+        services.AddSingleton<IWorkerStatusReporter>(sp => sp.GetRequiredService<WorkerMqttBridge>());
+        services.AddHostedService(sp => sp.GetRequiredService<WorkerMqttBridge>());
+        return builder;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Buffers;
+using Akka.Actor;
+using Akka.Hosting;
+using AiSystem.Messages;
+using AiSystem.Messages.Mqtt;
+using MQTTnet.Protocol;
+
+namespace AiSystem.Worker;
+
+/// <summary>
+/// The worker's MQTT edge: registers on every (re)connect with a last will of <c>offline</c>, takes tasks from its
+/// own topic, publishes status changes and heartbeats. Malformed tasks are dropped with one warning.
+/// </summary>
+public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
+{
+    private readonly WorkerSettings _settings;
+    private readonly string _workerId;
+    private readonly Topics _topics;
+    private readonly MqttConnection _connection;
+    private readonly IRequiredActor<WorkerActor> _worker;
+    private readonly MqttLogSink _logSink;
+    private readonly ILogger<WorkerMqttBridge> _log;
+    private readonly object _gate = new();
+    private int _active;
+    private long _completed;
+    private string _lastStatus = WorkerStatuses.Idle;
+
+    public WorkerMqttBridge(WorkerSettings settings, IRequiredActor<WorkerActor> worker, MqttLogSink logSink,
+        ILogger<WorkerMqttBridge> log)
+    {
+        _settings = settings;
+        _workerId = settings.Worker.EffectiveId;
+        _topics = settings.Mqtt.Topics;
+        _worker = worker;
+        _logSink = logSink;
+        _log = log;
+        _connection = new MqttConnection(settings.Mqtt,
+            new MqttConnectionSettings(
+                ClientId: _workerId,
+                Subscriptions: [(_topics.TasksFor(_workerId), MqttQualityOfServiceLevel.AtLeastOnce)],
+                CleanSession: false, // a briefly disconnected worker still gets the tasks sent meanwhile
+                WillTopic: _topics.Status,
+                WillPayload: WireJson.Serialize(Status(WorkerStatuses.Offline, 0))),
+            log)
+        {
+            MessageReceived = OnMessageAsync,
+            Connected = AnnounceAsync,
+        };
+    }
+
+    public bool IsConnected => _connection.IsConnected;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _connection.Start();
+        _logSink.Attach(_connection, _topics.Logs);
+        using var timer = new PeriodicTimer(_settings.Worker.HeartbeatInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                if (!_connection.IsConnected) continue;
+                WorkerHeartbeat beat;
+                lock (_gate)
+                    beat = new WorkerHeartbeat
+                    {
+                        WorkerId = _workerId, Status = _lastStatus, Timestamp = EpochMs.Now(),
+                        ActiveTasks = _active, Capacity = _settings.Worker.Capacity, TasksCompleted = _completed,
+                    };
+                await TryPublishAsync(_topics.Heartbeat, WireJson.Serialize(beat), MqttQualityOfServiceLevel.AtMostOnce);
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        // A clean offline, then a clean disconnect: the broker does not fire the last will.
+        await _connection.StopAsync(() => _connection.PublishAsync(_topics.Status,
+            WireJson.Serialize(Status(WorkerStatuses.Offline, 0)), MqttQualityOfServiceLevel.AtLeastOnce));
+        _log.LogInformation("Worker {WorkerId} left", _workerId);
+    }
+
+    public void Report(int activeTasks, int capacity, long tasksCompleted)
+    {
+        string status;
+        lock (_gate)
+        {
+            _active = activeTasks;
+            _completed = tasksCompleted;
+            status = _lastStatus = activeTasks >= capacity ? WorkerStatuses.Busy : WorkerStatuses.Idle;
+        }
+        _ = TryPublishAsync(_topics.Status, WireJson.Serialize(Status(status, activeTasks)), MqttQualityOfServiceLevel.AtLeastOnce);
+    }
+
+    private async Task AnnounceAsync(CancellationToken ct)
+    {
+        var registration = new WorkerRegistration
+        {
+            WorkerId = _workerId,
+            Language = _settings.Worker.Language,
+            Status = WorkerStatuses.Idle,
+            Timestamp = EpochMs.Now(),
+            Capacity = _settings.Worker.Capacity,
+            HeartbeatIntervalMs = (long)_settings.Worker.HeartbeatInterval.TotalMilliseconds,
+            Version = typeof(WorkerMqttBridge).Assembly.GetName().Version?.ToString(3),
+            Host = Environment.MachineName,
+            Provider = _settings.Llm.Provider == "auto"
+                ? (string.IsNullOrEmpty(_settings.Gemini.ApiKey) ? "auto (simulated without a key)" : "gemini")
+                : _settings.Llm.Provider,
+        };
+        await _connection.PublishAsync(_topics.Register, WireJson.Serialize(registration), MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
+        int active;
+        string status;
+        lock (_gate) (active, status) = (_active, _lastStatus);
+        await _connection.PublishAsync(_topics.Status, WireJson.Serialize(Status(status, active)), MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
+        _log.LogInformation("Worker {WorkerId} registered ({Capacity} slot(s))", _workerId, _settings.Worker.Capacity);
+    }
+
+    private Task OnMessageAsync(string topic, ReadOnlySequence<byte> payload)
+    {
+        if (!WireJson.TryParse(payload, out TaskMessage? task, out var error))
+        {
+            _log.LogWarning("Dropped a malformed task on {Topic} ({Bytes} bytes): {Error}", topic, payload.Length, error);
+            return Task.CompletedTask;
+        }
+        if (task.WorkerId != _workerId)
+        {
+            _log.LogWarning("Dropped task {TaskId} addressed to worker {Other}, not to this worker", task.TaskId, task.WorkerId);
+            return Task.CompletedTask;
+        }
+        _worker.ActorRef.Tell(task);
+        return Task.CompletedTask;
+    }
+
+    private WorkerStatusUpdate Status(string status, int active) => new()
+    {
+        WorkerId = _workerId, Status = status, Timestamp = EpochMs.Now(), ActiveTasks = active, Capacity = _settings.Worker.Capacity,
+    };
+
+    private async Task TryPublishAsync(string topic, byte[] payload, MqttQualityOfServiceLevel qos)
+    {
+        if (!_connection.IsConnected) return; // re-announced on reconnect
+        try { await _connection.PublishAsync(topic, payload, qos); }
+        catch (Exception e) { _log.LogDebug("Publish to {Topic} failed: {Error}", topic, e.Message); }
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}

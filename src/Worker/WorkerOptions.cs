@@ -1,0 +1,67 @@
+using AiSystem.Messages.Mqtt;
+
+namespace AiSystem.Worker;
+
+/// <summary>The <c>Worker</c> section.</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Worker";
+
+    /// <summary>Stable id on the wire; default <c>csharp-worker-{8 hex}</c>, new on every start.</summary>
+    public string Id { get; set; } = "";
+    public int Capacity { get; set; } = 1;
+    public TimeSpan SimulatedDelay { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+    public string Language { get; set; } = "CSharp";
+
+    public string EffectiveId => string.IsNullOrWhiteSpace(Id) ? _generatedId : Id;
+    private readonly string _generatedId = $"csharp-worker-{Guid.NewGuid().ToString("N")[..8]}";
+}
+
+/// <summary>The <c>Llm</c> section: which model answers.</summary>
+public sealed class LlmOptions
+{
+    public const string Section = "Llm";
+
+    /// <summary><c>auto</c> (Gemini when a key is available, else simulated), <c>gemini</c> or <c>simulated</c>.</summary>
+    public string Provider { get; set; } = "auto";
+    public string Model { get; set; } = "gemini-2.5-flash";
+}
+
+/// <summary>The <c>Gemini</c> section; the key comes from <c>GEMINI_API_KEY</c>.</summary>
+public sealed class GeminiOptions
+{
+    public const string Section = "Gemini";
+    public const string PublicBaseUrl = "https://generativelanguage.googleapis.com";
+
+    public string BaseUrl { get; set; } = PublicBaseUrl;
+    public string ApiKey { get; set; } = "";
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(90);
+}
+
+/// <summary>Everything the worker reads, bound and checked once at start.</summary>
+public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, GeminiOptions Gemini, MqttOptions Mqtt)
+{
+    public static WorkerSettings Load(IConfiguration config)
+    {
+        var worker = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        var llm = config.GetSection(LlmOptions.Section).Get<LlmOptions>() ?? new LlmOptions();
+        var gemini = config.GetSection(GeminiOptions.Section).Get<GeminiOptions>() ?? new GeminiOptions();
+        var mqtt = config.GetSection(MqttOptions.Section).Get<MqttOptions>() ?? new MqttOptions();
+        if (string.IsNullOrEmpty(gemini.ApiKey)) gemini.ApiKey = config["GEMINI_API_KEY"] ?? "";
+
+        var errors = new List<string>();
+        if (worker.Capacity is < 1 or > 1024) errors.Add($"Worker__Capacity must be between 1 and 1024, got {worker.Capacity}.");
+        if (worker.SimulatedDelay < TimeSpan.Zero) errors.Add($"Worker__SimulatedDelay must not be negative, got {worker.SimulatedDelay}.");
+        if (worker.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"Worker__HeartbeatInterval must be positive, got {worker.HeartbeatInterval}.");
+        if (worker.Id.Length > 100 || worker.Id.IndexOfAny(['/', '#', '+']) >= 0)
+            errors.Add("Worker__Id must be at most 100 characters without '/', '#' or '+'.");
+        if (llm.Provider is not ("auto" or "gemini" or "simulated"))
+            errors.Add($"Llm__Provider must be auto, gemini or simulated, got '{llm.Provider}'.");
+        if (!Uri.TryCreate(gemini.BaseUrl, UriKind.Absolute, out _))
+            errors.Add($"Gemini__BaseUrl must be an absolute URL, got '{gemini.BaseUrl}'.");
+        if (mqtt.Validate() is { } mqttError) errors.Add(mqttError);
+        if (errors.Count > 0) throw new InvalidOperationException("Invalid worker settings: " + string.Join(" ", errors));
+        return new WorkerSettings(worker, llm, gemini, mqtt);
+    }
+}
