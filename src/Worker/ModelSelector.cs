@@ -13,6 +13,7 @@ public sealed record ModelChoice(IChatClient Client, string Provider);
 public sealed class ModelSelector(LlmOptions llm, GeminiOptions gemini, HttpClient http)
 {
     private readonly SimulatedChatClient _simulated = new();
+    private readonly Uri _baseUrl = new(gemini.BaseUrl);
 
     public ModelChoice Choose(string? taskApiKey, string? taskModel)
     {
@@ -26,7 +27,8 @@ public sealed class ModelSelector(LlmOptions llm, GeminiOptions gemini, HttpClie
         };
         if (!useGemini) return new ModelChoice(_simulated, SimulatedChatClient.ProviderName);
         if (string.IsNullOrEmpty(key))
-            throw ModelException.InvalidKey(detail: "no API key: the question carried none and the worker has no GEMINI_API_KEY");
-        return new ModelChoice(new GeminiChatClient(http, new Uri(gemini.BaseUrl), key, model), $"{GeminiChatClient.ProviderName}:{model}");
+            throw new ModelException(ModelErrorKind.InvalidKey,
+                "No Gemini API key is available: enter one in the page, or ask the operator to set GEMINI_API_KEY on the workers.");
+        return new ModelChoice(new GeminiChatClient(http, _baseUrl, key, model), $"{GeminiChatClient.ProviderName}:{model}");
     }
 }

@@ -22,16 +22,14 @@ public sealed class DispatcherActor : ReceiveActor
     private readonly string _grpcEndpoint;
     private readonly TimeSpan _taskTimeout;
 
-    public DispatcherActor(ITaskPublisher publisher, IRequiredActor<SessionManagerActor> sessions,
-        IOptions<MasterOptions> master, IOptions<DispatchOptions> dispatch, IOptions<LimitsOptions> limits,
-        ILogger<DispatcherActor> log)
+    public DispatcherActor(ITaskPublisher publisher, IActorRef sessions, DispatcherSettings settings, ILogger<DispatcherActor> log)
     {
         _publisher = publisher;
-        _sessions = sessions.ActorRef;
+        _sessions = sessions;
         _log = log;
-        _grpcEndpoint = master.Value.EffectivePublicGrpcEndpoint;
-        _taskTimeout = dispatch.Value.TaskTimeout;
-        _state = new DispatchState(limits.Value.MaxQueuedTasks, () => DateTimeOffset.UtcNow);
+        _grpcEndpoint = settings.GrpcEndpoint;
+        _taskTimeout = settings.TaskTimeout;
+        _state = new DispatchState(settings.MaxQueuedTasks, () => DateTimeOffset.UtcNow);
 
         Receive<SubmitTask>(m =>
         {
@@ -152,9 +150,24 @@ public sealed class DispatcherActor : ReceiveActor
     }
 }
 
+/// <summary>What the dispatcher reads from configuration.</summary>
+public sealed record DispatcherSettings(string GrpcEndpoint, TimeSpan TaskTimeout, int MaxQueuedTasks)
+{
+    public static DispatcherSettings From(MasterOptions master, DispatchOptions dispatch, LimitsOptions limits) =>
+        new(master.EffectivePublicGrpcEndpoint, dispatch.TaskTimeout, limits.MaxQueuedTasks);
+}
+
 public static class DispatcherActorHosting
 {
     public static AkkaConfigurationBuilder AddDispatcherActor(this AkkaConfigurationBuilder builder) =>
         builder.WithActors((system, registry, resolver) =>
-            registry.Register<DispatcherActor>(system.ActorOf(resolver.Props<DispatcherActor>(), "dispatcher")));
+        {
+            var settings = DispatcherSettings.From(resolver.GetService<IOptions<MasterOptions>>().Value,
+                resolver.GetService<IOptions<DispatchOptions>>().Value, resolver.GetService<IOptions<LimitsOptions>>().Value);
+            var publisher = resolver.GetService<ITaskPublisher>();
+            var log = resolver.GetService<ILogger<DispatcherActor>>();
+            var sessions = registry.Get<SessionManagerActor>();
+            registry.Register<DispatcherActor>(system.ActorOf(
+                Props.Create(() => new DispatcherActor(publisher, sessions, settings, log)), "dispatcher"));
+        });
 }

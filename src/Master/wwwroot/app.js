@@ -419,7 +419,8 @@
 
   function updateElapsed(turn) {
     const seconds = Math.max(0, Math.floor((Date.now() - turn.assignedAt) / 1000));
-    turn.elapsed.textContent = turn.attempt > 1 ? `${seconds} s · attempt ${turn.attempt}` : `${seconds} s`;
+    const text = turn.attempt > 1 ? `${seconds} s · attempt ${turn.attempt}` : `${seconds} s`;
+    if (turn.elapsed.textContent !== text) turn.elapsed.textContent = text;
   }
 
   function ensureTicker() {
@@ -436,7 +437,7 @@
         clearInterval(ticker);
         ticker = null;
       }
-    }, 1000);
+    }, 250); // several ticks a second so that the shown count never lags by a whole second
   }
 
   function clearConversation() {
@@ -448,13 +449,20 @@
 
   // ---------------------------------------------------------------- scrolling
 
+  /** The conversation scrolls inside its own box on wide screens and with the page on phones (see app.css). */
+  function scrollingElement() {
+    const own = window.getComputedStyle(ui.scroller).overflowY;
+    return own === "auto" || own === "scroll" ? ui.scroller : document.scrollingElement || document.documentElement;
+  }
+
   function isNearBottom() {
-    const s = ui.scroller;
+    const s = scrollingElement();
     return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
   }
 
   function scrollToBottom() {
-    ui.scroller.scrollTop = ui.scroller.scrollHeight;
+    const s = scrollingElement();
+    s.scrollTop = s.scrollHeight;
   }
 
   /** Runs a DOM change and keeps the newest turn in view if the reader was already at the end. */
@@ -570,7 +578,7 @@
       const show = ui.apiKey.type === "password";
       ui.apiKey.type = show ? "text" : "password";
       ui.toggleKey.textContent = show ? "Hide" : "Show";
-      ui.toggleKey.setAttribute("aria-pressed", String(show));
+      ui.toggleKey.setAttribute("aria-label", show ? "Hide the API key" : "Show the API key");
     });
 
     ui.newSession.addEventListener("click", () => {

@@ -409,11 +409,10 @@ public sealed class GeminiChatClientTests : IAsyncLifetime, IDisposable
     [InlineData(500, "INTERNAL", ModelErrorKind.Overloaded)]
     public async Task Error_bodies_that_echo_the_key_do_not_leak_it(int status, string rpcStatus, ModelErrorKind kind)
     {
-        var body = $$"""
-            {"error": {"code": {{status}}, "status": "{{rpcStatus}}",
-              "message": "Request with key {{Key}} (also AIzaSyOTHER_key_0123456789abcdef) failed: https://x/y?key={{Key}}",
-              "details": [{"@type": "type.googleapis.com/google.rpc.DebugInfo", "detail": "key={{Key}}"}]}}
-            """;
+        var body =
+            "{\"error\": {\"code\": " + status + ", \"status\": \"" + rpcStatus + "\", " +
+            "\"message\": \"Request with key " + Key + " (also AIzaSyOTHER_key_0123456789abcdef) failed: https://x/y?key=" + Key + "\", " +
+            "\"details\": [{\"@type\": \"type.googleapis.com/google.rpc.DebugInfo\", \"detail\": \"key=" + Key + "\"}]}}";
         _server.Respond(status, body);
 
         var unary = await Assert.ThrowsAsync<ModelException>(() => Client().GetResponseAsync(Question()));
@@ -432,7 +431,7 @@ public sealed class GeminiChatClientTests : IAsyncLifetime, IDisposable
     public async Task Key_that_does_not_look_like_AIza_is_still_redacted()
     {
         const string oddKey = "plain-secret-0042";
-        _server.Respond(400, $$"""{"error": {"code": 400, "message": "bad request for {{oddKey}}", "status": "INVALID_ARGUMENT"}}""");
+        _server.Respond(400, "{\"error\": {\"code\": 400, \"message\": \"bad request for " + oddKey + "\", \"status\": \"INVALID_ARGUMENT\"}}");
         using var client = new GeminiChatClient(_http, _server.BaseUrl, oddKey, Model);
 
         var ex = await Assert.ThrowsAsync<ModelException>(() => client.GetResponseAsync(Question()));

@@ -1,0 +1,56 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace AiSystem.Integration.Tests.Infrastructure;
+
+/// <summary>A browser as the hub sees it: the SignalR .NET client, recording every event with its raw JSON.</summary>
+public sealed class ChatClient : IAsyncDisposable
+{
+    private static readonly string[] EventNames = ["SessionStarted", "TaskQueued", "TaskAssigned", "AiResponse", "TaskFailed"];
+
+    private readonly HubConnection _connection;
+    private readonly TaskCompletionSource<JsonElement> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ConcurrentQueue<(string Name, JsonElement Payload)> Events { get; } = new();
+    public string SessionId { get; private set; } = "";
+    public JsonElement Started { get; private set; }
+
+    private ChatClient(HubConnection connection)
+    {
+        _connection = connection;
+        foreach (var name in EventNames)
+        {
+            connection.On<JsonElement>(name, payload =>
+            {
+                Events.Enqueue((name, payload));
+                if (name == "SessionStarted") _started.TrySetResult(payload);
+            });
+        }
+    }
+
+    public static async Task<ChatClient> ConnectAsync(string baseUrl, string? sessionId = null)
+    {
+        var url = $"{baseUrl}/hubs/chat" + (sessionId is null ? "" : $"?session={Uri.EscapeDataString(sessionId)}");
+        var client = new ChatClient(new HubConnectionBuilder().WithUrl(url).Build());
+        await client._connection.StartAsync();
+        client.Started = await client._started.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        client.SessionId = client.Started.GetProperty("sessionId").GetString()!;
+        return client;
+    }
+
+    public Task<JsonElement> SubmitAsync(string query, string? apiKey = null) =>
+        _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey });
+
+    public IReadOnlyList<JsonElement> Payloads(string eventName) =>
+        Events.Where(e => e.Name == eventName).Select(e => e.Payload).ToList();
+
+    public IReadOnlyList<JsonElement> Answers => Payloads("AiResponse");
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}
+
+public static class JsonElementExtensions
+{
+    public static string Str(this JsonElement e, string property) => e.GetProperty(property).GetString() ?? "";
+}

@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+
+namespace AiSystem.Integration.Tests.Infrastructure;
+
+/// <summary>A real process started by a test: output captured, stopped (by pid, whole tree) on dispose.</summary>
+public sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+
+    public string Name { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    private ChildProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+    }
+
+    public static ChildProcess Start(string name, string fileName, IEnumerable<string> args, string workingDirectory,
+        IDictionary<string, string?>? environment = null)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        // Children must not inherit the test host's own settings.
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("ASPNETCORE_", StringComparison.Ordinal)).ToList())
+            info.Environment.Remove(key);
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        if (environment is not null)
+            foreach (var (k, v) in environment) info.Environment[k] = v;
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var child = new ChildProcess(name, process);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) child._output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) child._output.Enqueue(e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>A .NET app of this repo, from its build output, with its project folder as content root.</summary>
+    public static ChildProcess StartApp(string name, string project, IDictionary<string, string?> environment) =>
+        Start(name, "dotnet", [Repo.Dll(project)], Repo.ProjectDir(project), environment);
+
+    public string Output
+    {
+        get
+        {
+            var sb = new StringBuilder();
+            foreach (var line in _output) sb.AppendLine(line);
+            return sb.ToString();
+        }
+    }
+
+    public string Tail(int lines = 40) =>
+        $"--- last output of {Name} (pid {Pid}{(HasExited ? $", exited {_process.ExitCode}" : "")}) ---\n" +
+        string.Join('\n', _output.TakeLast(lines));
+
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await _process.WaitForExitAsync(timeout.Token); } catch (OperationCanceledException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process.Dispose();
+    }
+}

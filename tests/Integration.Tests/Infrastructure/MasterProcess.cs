@@ -1,0 +1,88 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace AiSystem.Integration.Tests.Infrastructure;
+
+/// <summary>The master as a real process on free loopback ports, against a test broker or its embedded one.</summary>
+public sealed class MasterProcess : IAsyncDisposable
+{
+    public ChildProcess Process { get; }
+    public int HttpPort { get; }
+    public int GrpcPort { get; }
+    public int MqttPort { get; }
+    public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
+    public HttpClient Http { get; }
+
+    private MasterProcess(ChildProcess process, int httpPort, int grpcPort, int mqttPort)
+    {
+        Process = process;
+        HttpPort = httpPort;
+        GrpcPort = grpcPort;
+        MqttPort = mqttPort;
+        Http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    /// <param name="broker">null: the master starts its embedded broker on a free port.</param>
+    public static async Task<MasterProcess> StartAsync(Mosquitto? broker, int localWorkers, IDictionary<string, string?>? settings = null)
+    {
+        var (http, grpc) = (FreePort.Next(), FreePort.Next());
+        var mqttPort = broker?.Port ?? FreePort.Next();
+        var env = new Dictionary<string, string?>
+        {
+            ["Master__HttpPort"] = http.ToString(),
+            ["Master__GrpcPort"] = grpc.ToString(),
+            ["Master__PublicGrpcEndpoint"] = $"127.0.0.1:{grpc}",
+            ["Master__LocalWorkers"] = localWorkers.ToString(),
+            ["Mqtt__Host"] = broker is null ? "" : "127.0.0.1",
+            ["Mqtt__Port"] = mqttPort.ToString(),
+            ["Worker__SimulatedDelay"] = "00:00:00.300",
+            ["Worker__HeartbeatInterval"] = "00:00:01",
+            ["GEMINI_API_KEY"] = "",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) env[k] = v;
+
+        var process = ChildProcess.StartApp("master", "Master", env);
+        var master = new MasterProcess(process, http, grpc, mqttPort);
+        try
+        {
+            await Poll.UntilAsync(async () => (await master.Http.GetAsync("/")).IsSuccessStatusCode,
+                TimeSpan.FromSeconds(60), "the master's web port", () => process.Tail());
+        }
+        catch
+        {
+            await master.DisposeAsync();
+            throw;
+        }
+        return master;
+    }
+
+    public async Task<JsonElement[]> WorkersAsync() =>
+        await Http.GetFromJsonAsync<JsonElement[]>("/api/workers") ?? [];
+
+    public Task WaitForWorkersAsync(int count, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(async () => (await WorkersAsync()).Length >= count, timeout ?? TimeSpan.FromSeconds(60),
+            $"{count} registered worker(s)", () => Process.Tail());
+
+    /// <summary>A worker process (src/Worker) against the given broker.</summary>
+    public static ChildProcess StartWorker(string name, int mqttPort, IDictionary<string, string?>? settings = null)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["Mqtt__Host"] = "127.0.0.1",
+            ["Mqtt__Port"] = mqttPort.ToString(),
+            ["Worker__Id"] = name,
+            ["Worker__SimulatedDelay"] = "00:00:00.300",
+            ["Worker__HeartbeatInterval"] = "00:00:01",
+            ["GEMINI_API_KEY"] = "",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) env[k] = v;
+        return ChildProcess.StartApp(name, "Worker", env);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Process.DisposeAsync();
+    }
+}

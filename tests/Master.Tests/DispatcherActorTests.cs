@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using AiSystem.Master.Dispatch;
+using AiSystem.Master.Sessions;
+using AiSystem.Messages;
+using AiSystem.Messages.Grpc;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AiSystem.Master.Tests;
+
+public class DispatcherActorTests : TestKit
+{
+    /// <summary>Stands in for the MQTT edge: records what would be published.</summary>
+    private sealed class RecordingPublisher : ITaskPublisher
+    {
+        public ConcurrentQueue<TaskMessage> Published { get; } = new();
+
+        public Task PublishTaskAsync(TaskMessage task, CancellationToken cancellationToken = default)
+        {
+            Published.Enqueue(task);
+            return Task.CompletedTask;
+        }
+    }
+
+    private readonly RecordingPublisher _publisher = new();
+    private readonly Akka.TestKit.TestProbe _sessions;
+    private readonly IActorRef _dispatcher;
+
+    public DispatcherActorTests()
+    {
+        _sessions = CreateTestProbe();
+        var settings = new DispatcherSettings("master:50051", TimeSpan.FromMinutes(2), 100);
+        _dispatcher = Sys.ActorOf(Props.Create(() =>
+            new DispatcherActor(_publisher, _sessions.Ref, settings, NullLogger<DispatcherActor>.Instance)));
+    }
+
+    private static WorkerRegistered Register(string id, int capacity = 1) =>
+        new(new WorkerRegistration { WorkerId = id, Status = "idle", Timestamp = 1, Capacity = capacity, Language = "CSharp" });
+
+    [Fact]
+    public async Task Queued_task_is_published_to_the_worker_that_registers_and_its_session_is_told()
+    {
+        var task = new DispatchTask("t1", "s1", "hello", "key-from-browser", 42);
+        _dispatcher.Tell(new SubmitTask(task), TestActor);
+        var decision = ExpectMsg<SubmitDecision>();
+        Assert.Equal((SubmitStatus.Queued, 1), (decision.Status, decision.Position));
+        var queued = _sessions.ExpectMsg<SessionEnvelope>();
+        Assert.Equal(new TaskQueuedNotice("t1", 1), queued.Message);
+
+        _dispatcher.Tell(Register("w1"));
+
+        var assigned = _sessions.ExpectMsg<SessionEnvelope>();
+        Assert.Equal("s1", assigned.SessionId);
+        Assert.Equal(new TaskAssignedNotice("t1", "w1", 1), assigned.Message);
+        await AwaitConditionAsync(() => Task.FromResult(_publisher.Published.Count == 1));
+        var published = Assert.Single(_publisher.Published);
+        Assert.Equal(("w1", "s1", "hello", "key-from-browser", "master:50051", "t1", 1),
+            (published.WorkerId, published.SessionId, published.Query, published.ApiKey, published.GrpcEndpoint, published.TaskId, published.Attempt));
+        Assert.True(published.Deadline > 42);
+    }
+
+    [Fact]
+    public void A_result_is_acknowledged_and_reaches_the_session_a_forged_one_is_refused()
+    {
+        _dispatcher.Tell(Register("w1"));
+        _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "hello", "", 42)), TestActor);
+        ExpectMsg<SubmitDecision>();
+        _sessions.ExpectMsg<SessionEnvelope>(); // assigned
+
+        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "intruder", TaskId = "t1", SessionId = "s1", AiResponse = "x" }), TestActor);
+        Assert.False(ExpectMsg<ResultAck>().Success);
+        _sessions.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "hi!" }), TestActor);
+        Assert.True(ExpectMsg<ResultAck>().Success);
+        var done = Assert.IsType<TaskCompletedNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
+        Assert.Equal("hi!", done.Result.AiResponse);
+    }
+
+    [Fact]
+    public void Snapshot_lists_workers_and_tasks()
+    {
+        _dispatcher.Tell(Register("w1", 2));
+        _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "q", "", 1)), TestActor);
+        ExpectMsg<SubmitDecision>();
+        _dispatcher.Tell(GetDispatchSnapshot.Instance, TestActor);
+        var snapshot = ExpectMsg<DispatchSnapshot>();
+        var worker = Assert.Single(snapshot.Workers);
+        Assert.Equal(("w1", 2, 1, "busy"), (worker.Id, worker.Capacity, worker.ActiveTasks, worker.Status));
+        Assert.Equal(("t1", "in-flight", "w1"), (snapshot.Tasks[0].TaskId, snapshot.Tasks[0].State, snapshot.Tasks[0].WorkerId));
+    }
+}
