@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test of AiSystem: unit, contract, Gemini client (fake server), end-to-end with real processes and
+# Mosquitto, and the chat page in Chromium. Installs what the tests need when missing. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "Installing ${need[*]} (apt)..."
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    || { echo "Could not install ${need[*]}; install them and run again."; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+if ! dotnet build AiSystem.sln -c Debug 2>&1 | tee "$log" | grep -E ' error |Build succeeded|warn' ; then :; fi
+if ! grep -q 'Build succeeded' "$log"; then
+  tail -40 "$log"
+  echo "Build failed."
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+dotnet test AiSystem.sln -c Debug --no-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# One summary line per test assembly: "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T ..."
+passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+assemblies=$(grep -cE '(Passed|Failed)! +- ' "$log")
+expected=$(ls tests/*/*.Tests.csproj | wc -l)
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # a test host that crashed or aborted reports no count of its own
+fi
+if [ "$assemblies" -lt "$expected" ] && [ "$failed" -eq 0 ]; then
+  echo "Only $assemblies of $expected test assemblies reported results."
+  failed=1
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
