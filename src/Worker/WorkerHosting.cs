@@ -14,6 +14,10 @@ public static class WorkerHosting
         var settings = WorkerSettings.Load(builder.Configuration);
         var logSink = new MqttLogSink(settings.Worker.EffectiveId);
         builder.Logging.AddProvider(logSink);
+        // Our lines at Information; the libraries only when something is wrong.
+        builder.Logging.AddFilter("Akka", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
 
         var services = builder.Services;
         services.AddSingleton(settings);

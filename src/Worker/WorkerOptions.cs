@@ -49,6 +49,8 @@ public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, Gemini
         var gemini = config.GetSection(GeminiOptions.Section).Get<GeminiOptions>() ?? new GeminiOptions();
         var mqtt = config.GetSection(MqttOptions.Section).Get<MqttOptions>() ?? new MqttOptions();
         if (string.IsNullOrEmpty(gemini.ApiKey)) gemini.ApiKey = config["GEMINI_API_KEY"] ?? "";
+        // A worker always needs a broker; by default the one a master on this machine embeds.
+        if (string.IsNullOrWhiteSpace(mqtt.Host)) mqtt.Host = "localhost";
 
         var errors = new List<string>();
         if (worker.Capacity is < 1 or > 1024) errors.Add($"Worker__Capacity must be between 1 and 1024, got {worker.Capacity}.");
