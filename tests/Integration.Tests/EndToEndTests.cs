@@ -6,6 +6,7 @@ namespace AiSystem.Integration.Tests;
 public sealed class EndToEndTests : IAsyncLifetime
 {
     private Mosquitto _broker = null!;
+    private LogListener _logs = null!;
     private MasterProcess _master = null!;
     private readonly List<ChildProcess> _workers = [];
     private readonly List<ChatClient> _browsers = [];
@@ -13,6 +14,7 @@ public sealed class EndToEndTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _broker = await Mosquitto.StartAsync();
+        _logs = await LogListener.StartAsync(_broker.Port);
         _master = await MasterProcess.StartAsync(_broker, localWorkers: 0);
         _workers.Add(MasterProcess.StartWorker("e2e-worker-a", _broker.Port));
         _workers.Add(MasterProcess.StartWorker("e2e-worker-b", _broker.Port));
@@ -24,6 +26,7 @@ public sealed class EndToEndTests : IAsyncLifetime
         foreach (var b in _browsers) await b.DisposeAsync();
         foreach (var w in _workers) await w.DisposeAsync();
         await _master.DisposeAsync();
+        await _logs.DisposeAsync();
         await _broker.DisposeAsync();
     }
 
@@ -80,6 +83,13 @@ public sealed class EndToEndTests : IAsyncLifetime
         Assert.Equal(["e2e-worker-a", "e2e-worker-b"], workersUsed);
         // With two one-slot workers and fifteen questions, some waited in the queue and were told their position.
         Assert.Contains(_browsers, b => b.Payloads("TaskQueued").Count > 0);
+
+        // Every component logs to upb/logs too, naming itself and the task.
+        var someTask = asked.Keys.First();
+        await Poll.UntilAsync(() => new[] { "master", "e2e-worker-a", "e2e-worker-b" }.All(s => _logs.Lines.Any(l => l.Source == s)),
+            TimeSpan.FromSeconds(10), "log lines from master and both workers on upb/logs");
+        Assert.Contains(_logs.Lines, l => l.Source == "master" && l.TaskId == someTask && l.Level == "info");
+        Assert.Contains(_logs.Lines, l => l.Source.StartsWith("e2e-worker-") && l.TaskId == someTask);
     }
 
     [Fact]

@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using AiSystem.Messages;
+using AiSystem.Messages.Grpc;
+using AiSystem.Messages.Mqtt;
+using AiSystem.Worker.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AiSystem.Worker.Tests;
+
+public class ModelSelectorTests
+{
+    private static ModelSelector Selector(string provider = "auto", string workerKey = "") =>
+        new(new LlmOptions { Provider = provider, Model = "gemini-2.5-flash" },
+            new GeminiOptions { BaseUrl = "http://127.0.0.1:9", ApiKey = workerKey }, new HttpClient());
+
+    [Fact]
+    public void Auto_without_any_key_is_simulated() =>
+        Assert.Equal("simulated", Selector().Choose("", null).Provider);
+
+    [Fact]
+    public void Auto_with_the_task_key_is_gemini_with_the_configured_model()
+    {
+        var choice = Selector().Choose("AIzaTASK", null);
+        Assert.IsType<GeminiChatClient>(choice.Client);
+        Assert.Equal("gemini:gemini-2.5-flash", choice.Provider);
+    }
+
+    [Fact]
+    public void The_worker_key_is_used_when_the_task_has_none_and_the_task_model_wins() =>
+        Assert.Equal("gemini:gemini-2.0-flash", Selector(workerKey: "AIzaWORKER").Choose("  ", "gemini-2.0-flash").Provider);
+
+    [Fact]
+    public void Provider_simulated_ignores_keys() =>
+        Assert.Equal("simulated", Selector("simulated", "AIzaWORKER").Choose("AIzaTASK", null).Provider);
+
+    [Fact]
+    public void Provider_gemini_without_a_key_fails_with_a_message_that_says_where_to_put_one()
+    {
+        var e = Assert.Throws<ModelException>(() => Selector("gemini").Choose(null, null));
+        Assert.Equal(ModelErrorKind.InvalidKey, e.Kind);
+        Assert.Contains("GEMINI_API_KEY", e.UserMessage);
+        Assert.False(e.Retryable);
+    }
+}
+
+/// <summary>Stands in for the gRPC edge: records results; can hold them until released.</summary>
+internal sealed class RecordingSender : IResultSender
+{
+    public ConcurrentQueue<(string Endpoint, TaskResult Result)> Sent { get; } = new();
+    public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public bool Hold { get; init; }
+
+    public async Task<ResultAck> SendAsync(string grpcEndpoint, TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
+    {
+        if (Hold) await Gate.Task.WaitAsync(cancellationToken);
+        Sent.Enqueue((grpcEndpoint, result));
+        return new ResultAck { Success = true };
+    }
+}
+
+internal sealed class RecordingReporter : IWorkerStatusReporter
+{
+    public ConcurrentQueue<(int Active, int Capacity, long Completed)> Reports { get; } = new();
+    public void Report(int activeTasks, int capacity, long tasksCompleted) => Reports.Enqueue((activeTasks, capacity, tasksCompleted));
+}
+
+public class TaskRunnerTests
+{
+    private static TaskMessage Task(string query = "hello?", string apiKey = "") => new()
+    {
+        WorkerId = "w1", SessionId = "s1", Query = query, ApiKey = apiKey, GrpcEndpoint = "master:50051",
+        Timestamp = 1234, TaskId = "t1", Attempt = 1, Deadline = EpochMs.Now() + 60_000,
+    };
+
+    [Fact]
+    public async Task A_result_carries_the_task_identity_and_never_the_key()
+    {
+        var sender = new RecordingSender();
+        var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions { Provider = "simulated" }, new GeminiOptions(), new HttpClient()),
+            sender, TimeSpan.Zero, NullLogger<TaskRunner>.Instance);
+
+        var result = await runner.RunAsync(Task(apiKey: "AIzaSHOULD-NOT-TRAVEL"), CancellationToken.None);
+
+        var (endpoint, sent) = Assert.Single(sender.Sent);
+        Assert.Equal("master:50051", endpoint);
+        Assert.Same(result, sent);
+        Assert.Equal(("w1", "s1", "t1", 1234L, "hello?", "simulated", ""), (sent.WorkerId, sent.SessionId, sent.TaskId, sent.QueryTimestamp, sent.OriginalQuery, sent.Provider, sent.ApiKey));
+        Assert.Contains("hello?", sent.AiResponse);
+        Assert.Empty(sent.Error);
+        Assert.True(sent.CompletionTimestamp >= EpochMs.Now() - 10_000);
+    }
+
+    [Fact]
+    public async Task A_model_error_becomes_a_result_with_a_user_message_and_no_answer()
+    {
+        await using var gemini = await FakeGeminiServer.StartAsync();
+        gemini.RespondWithFixture("unary-failure-quota-429.json");
+        var sender = new RecordingSender();
+        var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
+            sender, TimeSpan.FromSeconds(30), NullLogger<TaskRunner>.Instance);
+
+        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+
+        Assert.Empty(result.AiResponse);
+        Assert.Contains("quota", result.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("AIzaTEST-key", result.Error);
+        Assert.Equal("gemini:gemini-2.5-flash", result.Provider);
+        Assert.True(result.ProcessingTimeMs < 30_000); // errors do not wait the simulated delay
+    }
+}
+
+public class WorkerActorTests : TestKit
+{
+    private static WorkerSettings Settings(int capacity) =>
+        new(new WorkerOptions { Id = "w1", Capacity = capacity }, new LlmOptions { Provider = "simulated" }, new GeminiOptions(), new MqttOptions());
+
+    private static TaskMessage Task(string id) => new()
+    {
+        WorkerId = "w1", SessionId = "s1", Query = $"question {id}", GrpcEndpoint = "m:1", Timestamp = 1, TaskId = id,
+    };
+
+    [Fact]
+    public async Task It_runs_up_to_capacity_at_once_queues_the_rest_and_ignores_redelivered_tasks()
+    {
+        var sender = new RecordingSender { Hold = true };
+        var reporter = new RecordingReporter();
+        var settings = Settings(capacity: 2);
+        var runner = new TaskRunner("w1", new ModelSelector(settings.Llm, settings.Gemini, new HttpClient()), sender, TimeSpan.Zero,
+            NullLogger<TaskRunner>.Instance);
+        var worker = Sys.ActorOf(Props.Create(() => new WorkerActor(runner, reporter, settings, NullLogger<WorkerActor>.Instance)));
+
+        worker.Tell(Task("a"));
+        worker.Tell(Task("b"));
+        worker.Tell(Task("c"));
+        worker.Tell(Task("a")); // QoS 1 may deliver twice
+
+        await AwaitConditionAsync(() => System.Threading.Tasks.Task.FromResult(reporter.Reports.Any(r => r.Active == 2)));
+        Assert.DoesNotContain(reporter.Reports, r => r.Active > 2);
+        Assert.Empty(sender.Sent);
+
+        sender.Gate.SetResult();
+
+        await AwaitConditionAsync(() => System.Threading.Tasks.Task.FromResult(sender.Sent.Count == 3 && reporter.Reports.LastOrDefault().Active == 0));
+        Assert.Equal(["a", "b", "c"], sender.Sent.Select(s => s.Result.TaskId).Order());
+        Assert.Equal((0, 2, 3L), reporter.Reports.Last());
+    }
+}
