@@ -25,18 +25,31 @@ public static class WireJson
     public static byte[] Serialize(TaskMessage value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.TaskMessage);
     public static byte[] Serialize(LogMessage value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.LogMessage);
 
+    /// <summary>The longest worker id accepted: it becomes a topic level and a key in every table.</summary>
+    public const int MaxWorkerIdLength = 128;
+    /// <summary>The longest descriptive string (language, host, version, provider, ...) accepted.</summary>
+    public const int MaxTextLength = 256;
+    public const int MaxCapacity = 1024;
+
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out WorkerRegistration? value, out string? error) =>
-        TryParse(payload, WireJsonContext.Default.WorkerRegistration, out value, out error) && Check(value, v => Required(v.WorkerId, "worker_id") ?? Status(v.Status), ref error);
+        TryParse(payload, WireJsonContext.Default.WorkerRegistration, out value, out error) && Check(value, v =>
+            WorkerId(v.WorkerId) ?? Status(v.Status) ?? Capacity(v.Capacity) ?? Interval(v.HeartbeatIntervalMs)
+            ?? Text(v.Language, "language") ?? Text(v.Host, "host") ?? Text(v.Version, "version")
+            ?? Text(v.Provider, "provider") ?? Text(v.ClusterAddress, "cluster_address"), ref error);
 
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out WorkerStatusUpdate? value, out string? error) =>
-        TryParse(payload, WireJsonContext.Default.WorkerStatusUpdate, out value, out error) && Check(value, v => Required(v.WorkerId, "worker_id") ?? Status(v.Status), ref error);
+        TryParse(payload, WireJsonContext.Default.WorkerStatusUpdate, out value, out error)
+        && Check(value, v => WorkerId(v.WorkerId) ?? Status(v.Status) ?? Capacity(v.Capacity) ?? Count(v.ActiveTasks, "active_tasks"), ref error);
 
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out WorkerHeartbeat? value, out string? error) =>
-        TryParse(payload, WireJsonContext.Default.WorkerHeartbeat, out value, out error) && Check(value, v => Required(v.WorkerId, "worker_id"), ref error);
+        TryParse(payload, WireJsonContext.Default.WorkerHeartbeat, out value, out error)
+        && Check(value, v => WorkerId(v.WorkerId) ?? (v.Status is null ? null : Status(v.Status)) ?? Capacity(v.Capacity)
+            ?? Count(v.ActiveTasks, "active_tasks") ?? Interval(v.HeartbeatIntervalMs), ref error);
 
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out TaskMessage? value, out string? error) =>
         TryParse(payload, WireJsonContext.Default.TaskMessage, out value, out error)
-        && Check(value, v => Required(v.WorkerId, "worker_id") ?? Required(v.SessionId, "session_id") ?? Required(v.GrpcEndpoint, "grpc_endpoint"), ref error);
+        && Check(value, v => WorkerId(v.WorkerId) ?? Required(v.SessionId, "session_id") ?? Required(v.GrpcEndpoint, "grpc_endpoint")
+            ?? (v.Query is null ? "required field 'query' is null" : null), ref error);
 
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out LogMessage? value, out string? error) =>
         TryParse(payload, WireJsonContext.Default.LogMessage, out value, out error);
@@ -72,8 +85,27 @@ public static class WireJson
     private static string? Required(string? value, string field) =>
         string.IsNullOrWhiteSpace(value) ? $"required field '{field}' is empty" : null;
 
-    private static string? Status(string status) =>
-        WorkerStatuses.IsKnown(status) ? null : $"field 'status' is '{Truncate(status)}', expected idle, busy or offline";
+    /// <summary>A worker id names an MQTT topic level: no wildcards, no separators, nothing unprintable, not huge.</summary>
+    private static string? WorkerId(string? id) =>
+        Required(id, "worker_id")
+        ?? (id!.Length > MaxWorkerIdLength ? $"field 'worker_id' is {id.Length} characters long, the limit is {MaxWorkerIdLength}" : null)
+        ?? (id.Any(c => c is '/' or '+' or '#' || char.IsControl(c) || char.IsWhiteSpace(c))
+            ? "field 'worker_id' contains '/', '+', '#', white space or control characters" : null);
+
+    private static string? Status(string? status) =>
+        WorkerStatuses.IsKnown(status) ? null : $"field 'status' is '{Truncate(status ?? "null")}', expected idle, busy or offline";
+
+    private static string? Capacity(int? capacity) =>
+        capacity is null or (>= 1 and <= MaxCapacity) ? null : $"field 'capacity' is {capacity}, expected 1 to {MaxCapacity}";
+
+    private static string? Count(int? count, string field) =>
+        count is null or >= 0 ? null : $"field '{field}' is {count}, expected 0 or more";
+
+    private static string? Interval(long? ms) =>
+        ms is null or (>= 100 and <= 3_600_000) ? null : $"field 'heartbeat_interval_ms' is {ms}, expected 100 to 3600000";
+
+    private static string? Text(string? value, string field) =>
+        value is null || value.Length <= MaxTextLength ? null : $"field '{field}' is {value.Length} characters long, the limit is {MaxTextLength}";
 
     private static string Truncate(string s) => s.Length <= 32 ? s : s[..32] + "…";
 }

@@ -46,6 +46,8 @@ public sealed record WorkerHeartbeat
     public int? ActiveTasks { get; init; }
     public int? Capacity { get; init; }
     public long? TasksCompleted { get; init; }
+    /// <summary>Extra: lets a master that restarted judge a worker it never saw register.</summary>
+    public long? HeartbeatIntervalMs { get; init; }
 }
 
 /// <summary><c>upb/workers/{worker_id}/tasks</c>: one question for one worker.</summary>

@@ -5,8 +5,28 @@ namespace AiSystem.Master.Tests;
 
 public class DispatchStateTests
 {
-    private readonly DispatchState _state = new(maxQueuedTasks: 3, () => DateTimeOffset.UnixEpoch);
+    private DateTimeOffset _now = DateTimeOffset.UnixEpoch;
+    private readonly DispatchState _state;
     private int _next;
+
+    public DispatchStateTests() =>
+        _state = new DispatchState(new DispatchPolicy(MaxQueuedTasks: 3, TaskTimeout: TimeSpan.FromSeconds(60), MaxAttempts: 3), () => _now);
+
+    /// <summary>Moves the clock in tick-sized steps, ticking as the actor's timer would.</summary>
+    private List<DispatchEffect> Advance(TimeSpan by)
+    {
+        var effects = new List<DispatchEffect>();
+        var end = _now + by;
+        while (_now < end)
+        {
+            _now += DispatchPolicy.TickInterval;
+            effects.AddRange(_state.Tick());
+        }
+        return effects;
+    }
+
+    private void RegisterWithHeartbeat(string id, int capacity = 1) =>
+        _state.Register(id, capacity, w => w.HeartbeatInterval = TimeSpan.FromSeconds(1));
 
     private DispatchTask NewTask(string session = "s1") => new($"t{++_next}", session, $"question {_next}", "", 1000 + _next);
 
@@ -152,5 +172,144 @@ public class DispatchStateTests
     {
         _state.Register("w", announced);
         Assert.Equal(expected, _state.Workers.Find("w")!.Capacity);
+    }
+
+    [Fact]
+    public void A_silent_worker_is_gone_after_three_missed_heartbeats_and_its_task_goes_to_another()
+    {
+        RegisterWithHeartbeat("w1");
+        var task = NewTask();
+        _state.Submit(task);
+        RegisterWithHeartbeat("w2");
+
+        Assert.DoesNotContain(Advance(TimeSpan.FromSeconds(2.5)).OfType<WorkerLostEffect>(), e => e.WorkerId == "w1");
+        _state.Touch("w2", "idle"); // w2 keeps talking
+
+        var effects = Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("w1", Assert.Single(effects.OfType<WorkerLostEffect>()).WorkerId);
+        var again = Assert.Single(effects.OfType<AssignEffect>()).Task;
+        Assert.Equal((task.TaskId, "w2", 2), (again.TaskId, again.WorkerId, again.Attempt));
+    }
+
+    [Fact]
+    public void Old_workers_without_a_heartbeat_interval_are_never_judged_by_silence()
+    {
+        _state.Register("python-1", null);
+        _state.Submit(NewTask());
+        Assert.Empty(Advance(TimeSpan.FromSeconds(30)).OfType<WorkerLostEffect>());
+        Assert.NotNull(_state.Workers.Find("python-1"));
+    }
+
+    [Fact]
+    public void A_task_past_its_deadline_goes_to_another_worker_and_fails_after_max_attempts()
+    {
+        _state.Register("w1", 1);
+        var task = NewTask();
+        var first = ((AssignEffect)_state.Submit(task).Effects[0]).Task;
+        Assert.Equal(_now + TimeSpan.FromSeconds(60), first.Deadline);
+        _state.Register("w2", 1);
+        _state.Register("w3", 1);
+
+        var second = Advance(TimeSpan.FromSeconds(60)).OfType<AssignEffect>().Single().Task;
+        Assert.Equal(2, second.Attempt);
+        Assert.NotEqual("w1", second.WorkerId);
+        var third = Advance(TimeSpan.FromSeconds(60)).OfType<AssignEffect>().Single().Task;
+        Assert.Equal(3, third.Attempt);
+
+        var failed = Advance(TimeSpan.FromSeconds(60)).OfType<FailedEffect>().Single();
+        Assert.Equal(task.TaskId, failed.Task.TaskId);
+        Assert.Contains("3 attempt", failed.Error);
+        Assert.Empty(_state.InFlight);
+        // A late answer from the last worker changes nothing: the user already has the failure.
+        var late = _state.Complete(new TaskResult { WorkerId = third.WorkerId, TaskId = task.TaskId, AiResponse = "late" });
+        Assert.Equal(ResultStatus.Duplicate, late.Status);
+    }
+
+    [Fact]
+    public void The_first_worker_of_a_redispatched_task_is_refused_and_after_the_answer_it_is_a_duplicate()
+    {
+        RegisterWithHeartbeat("w1");
+        var task = NewTask();
+        _state.Submit(task);
+        _state.Register("w2", 1); // an old worker: no heartbeats to miss
+        Advance(TimeSpan.FromSeconds(3.5)); // w1 silent: the task moves to w2
+        Assert.Equal("w2", Assert.Single(_state.InFlight).WorkerId);
+
+        Assert.Equal(ResultStatus.Refused, _state.Complete(new TaskResult { WorkerId = "w1", TaskId = task.TaskId }).Status);
+        Assert.Equal(ResultStatus.Accepted, _state.Complete(new TaskResult { WorkerId = "w2", TaskId = task.TaskId }).Status);
+        Assert.Equal(ResultStatus.Duplicate, _state.Complete(new TaskResult { WorkerId = "w1", TaskId = task.TaskId }).Status);
+    }
+
+    [Fact]
+    public void A_frozen_worker_that_speaks_again_is_taken_back_but_one_that_said_goodbye_is_not()
+    {
+        RegisterWithHeartbeat("frozen");
+        _state.Register("leaver", 1);
+        Advance(TimeSpan.FromSeconds(4));
+        _state.RemoveWorker("leaver");
+        Assert.Equal(0, _state.Workers.Count);
+
+        _state.Touch("frozen", "idle", 1);
+        _state.Touch("leaver", "idle", 1);
+
+        Assert.Equal(TimeSpan.FromSeconds(1), _state.Workers.Find("frozen")!.HeartbeatInterval);
+        Assert.Null(_state.Workers.Find("leaver"));
+        _state.Register("leaver", 1); // a proper registration always counts
+        Assert.NotNull(_state.Workers.Find("leaver"));
+    }
+
+    [Fact]
+    public void A_worker_a_restarted_master_never_saw_register_is_learned_from_its_heartbeat()
+    {
+        _state.Touch("survivor", "idle", capacity: 4, heartbeatInterval: TimeSpan.FromSeconds(2));
+        var w = _state.Workers.Find("survivor")!;
+        Assert.Equal((4, TimeSpan.FromSeconds(2)), (w.Capacity, w.HeartbeatInterval));
+        Assert.Empty(_state.Touch("stranger", "offline", 1));
+        Assert.Null(_state.Workers.Find("stranger"));
+    }
+
+    [Fact]
+    public void While_the_broker_is_down_nothing_is_assigned_and_nobody_is_judged_by_silence()
+    {
+        RegisterWithHeartbeat("w1");
+        _state.SetBrokerConnected(false);
+
+        var decision = _state.Submit(NewTask());
+        Assert.Equal(SubmitStatus.Queued, decision.Status);
+        Assert.Empty(Advance(TimeSpan.FromSeconds(10)).OfType<WorkerLostEffect>());
+
+        var effects = _state.SetBrokerConnected(true);
+        Assert.Single(effects.OfType<AssignEffect>());
+        Assert.Empty(Advance(TimeSpan.FromSeconds(2)).OfType<WorkerLostEffect>()); // a fresh grace period
+    }
+
+    [Fact]
+    public void A_task_that_could_not_be_published_goes_back_unchanged()
+    {
+        _state.Register("w1", 1);
+        var task = NewTask();
+        var assigned = ((AssignEffect)_state.Submit(task).Effects[0]).Task;
+
+        _state.PublishFailed(task.TaskId, assigned.Attempt);
+
+        Assert.Empty(_state.InFlight);
+        Assert.Equal(0, Assert.Single(_state.Queue.All).Attempt);
+        var retried = Advance(DispatchPolicy.TickInterval).OfType<AssignEffect>().Single().Task;
+        Assert.Equal((task.TaskId, 1), (retried.TaskId, retried.Attempt));
+    }
+
+    [Fact]
+    public void When_the_master_itself_stood_still_nobody_is_blamed_for_its_silence()
+    {
+        RegisterWithHeartbeat("w1");
+        var task = NewTask();
+        _state.Submit(task);
+        _state.Tick();
+
+        _now += TimeSpan.FromSeconds(70); // frozen: no ticks, past both the heartbeat limit and the deadline
+        var effects = _state.Tick();
+
+        Assert.Empty(effects);
+        Assert.Equal("w1", Assert.Single(_state.InFlight).WorkerId);
     }
 }

@@ -30,7 +30,7 @@ public class DispatcherActorTests : TestKit
     public DispatcherActorTests()
     {
         _sessions = CreateTestProbe();
-        var settings = new DispatcherSettings("master:50051", TimeSpan.FromMinutes(2), 100);
+        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
         _dispatcher = Sys.ActorOf(Props.Create(() =>
             new DispatcherActor(_publisher, _sessions.Ref, settings, NullLogger<DispatcherActor>.Instance)));
     }

@@ -10,6 +10,10 @@ public sealed record AssignEffect(DispatchTask Task) : DispatchEffect;
 public sealed record QueuedEffect(DispatchTask Task, int Position) : DispatchEffect;
 /// <summary>Tell the session its task has an answer (or a failure reported by the worker).</summary>
 public sealed record CompletedEffect(DispatchTask Task, TaskResult Result) : DispatchEffect;
+/// <summary>Tell the session its task failed for good, and why.</summary>
+public sealed record FailedEffect(DispatchTask Task, string Error) : DispatchEffect;
+/// <summary>A worker was declared gone (for the log).</summary>
+public sealed record WorkerLostEffect(string WorkerId, string Reason, int TasksReturned) : DispatchEffect;
 
 public enum SubmitStatus { Assigned, Queued, Rejected }
 
@@ -19,34 +23,54 @@ public enum ResultStatus { Accepted, Duplicate, Refused }
 
 public sealed record ResultDecision(ResultStatus Status, string Message, IReadOnlyList<DispatchEffect> Effects);
 
+/// <summary>The rules the dispatcher applies (from <c>Dispatch__*</c> and <c>Limits__*</c>).</summary>
+public sealed record DispatchPolicy(int MaxQueuedTasks, TimeSpan TaskTimeout, int MaxAttempts)
+{
+    /// <summary>A worker that announced a heartbeat interval is gone after this many intervals of silence.</summary>
+    public const int MissedHeartbeats = 3;
+    /// <summary>How often the actor calls <see cref="DispatchState.Tick"/>.</summary>
+    public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(500);
+    /// <summary>A tick this late means the master itself stood still (frozen, swapped): nobody else was silent.</summary>
+    public static readonly TimeSpan PauseThreshold = TimeSpan.FromSeconds(2);
+}
+
 /// <summary>
 /// The dispatcher's decisions as a plain class: which worker gets a task, what waits in the queue, which result
-/// belongs to which task. No I/O, no actors: every method returns the effects for the actor to carry out.
+/// belongs to which task, when a worker is gone and when a task must go elsewhere. No I/O, no actors: every method
+/// returns the effects for the actor to carry out.
 /// </summary>
-public sealed class DispatchState(int maxQueuedTasks, Func<DateTimeOffset> clock)
+public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> clock)
 {
     /// <summary>How many finished task ids are remembered to recognise late duplicates.</summary>
-    private const int CompletedMemory = 10_000;
+    private const int CompletedMemory = 100_000;
+    private const int DepartedMemory = 1_000;
 
     private readonly Dictionary<string, DispatchTask> _inFlight = new(StringComparer.Ordinal);
     private readonly HashSet<string> _completed = new(StringComparer.Ordinal);
     private readonly Queue<string> _completedOrder = new();
+    /// <summary>Workers declared gone for silence: if they speak again they were only frozen, and are taken back.</summary>
+    private readonly Dictionary<string, WorkerInfo> _departed = new(StringComparer.Ordinal);
+    /// <summary>Workers that said goodbye (offline): a late heartbeat of theirs must not bring them back.</summary>
+    private readonly HashSet<string> _left = new(StringComparer.Ordinal);
+    private DateTimeOffset _lastTick = clock();
 
     public WorkerRegistry Workers { get; } = new();
     public TaskQueue Queue { get; } = new();
     public IEnumerable<DispatchTask> InFlight => _inFlight.Values;
+    public DispatchPolicy Policy => policy;
+
+    /// <summary>False while the master has no broker connection: nothing can be published, nobody can be heard.</summary>
+    public bool BrokerConnected { get; private set; } = true;
 
     public SubmitDecision Submit(DispatchTask task)
     {
-        if (Queue.Count >= maxQueuedTasks && Workers.PickWorker() is null)
+        var worker = BrokerConnected ? Workers.PickWorker() : null;
+        if (Queue.Count >= policy.MaxQueuedTasks && worker is null)
             return new SubmitDecision(SubmitStatus.Rejected, null,
-                $"The queue is full ({maxQueuedTasks} questions are waiting). Please try again in a minute.", []);
+                $"The queue is full ({policy.MaxQueuedTasks} questions are waiting). Please try again in a minute.", []);
 
-        if (Queue.Count == 0 && Workers.PickWorker() is { } worker)
-        {
-            var assigned = Assign(task, worker);
-            return new SubmitDecision(SubmitStatus.Assigned, null, null, [new AssignEffect(assigned)]);
-        }
+        if (Queue.Count == 0 && worker is not null)
+            return new SubmitDecision(SubmitStatus.Assigned, null, null, [new AssignEffect(Assign(task, worker))]);
 
         Queue.Enqueue(task);
         var position = Queue.Count;
@@ -56,33 +80,114 @@ public sealed class DispatchState(int maxQueuedTasks, Func<DateTimeOffset> clock
     /// <summary>A worker announced itself (first time or after a reconnect): it may take queued tasks.</summary>
     public IReadOnlyList<DispatchEffect> Register(string workerId, int? capacity, Action<WorkerInfo>? describe = null)
     {
+        _departed.Remove(workerId);
+        _left.Remove(workerId);
         Workers.Register(workerId, capacity, clock(), describe);
         return Drain();
     }
 
-    /// <summary>A status or heartbeat: the worker is alive. Slots stay counted by the dispatcher's own assignments.</summary>
-    public bool Touch(string workerId, string? reportedStatus)
+    /// <summary>
+    /// A status or heartbeat: the worker is alive. Slots stay counted by the dispatcher's own assignments. A worker
+    /// this master does not know yet (the master restarted, the worker did not) or one declared gone for silence
+    /// that turns out alive (it was frozen) is taken in; one that said goodbye is not.
+    /// </summary>
+    public IReadOnlyList<DispatchEffect> Touch(string workerId, string? reportedStatus, int? capacity = null, TimeSpan? heartbeatInterval = null)
     {
-        if (Workers.Find(workerId) is not { } worker) return false;
-        worker.LastSeen = clock();
-        if (reportedStatus is not null) worker.ReportedStatus = reportedStatus;
-        return true;
+        if (Workers.Find(workerId) is { } worker)
+        {
+            worker.LastSeen = clock();
+            if (reportedStatus is not null) worker.ReportedStatus = reportedStatus;
+            return [];
+        }
+        if (_left.Contains(workerId) || reportedStatus == Messages.WorkerStatuses.Offline) return [];
+        if (_departed.Remove(workerId, out var before))
+            return Register(workerId, capacity ?? before.Capacity, w =>
+            {
+                w.Language = before.Language;
+                w.Host = before.Host;
+                w.Version = before.Version;
+                w.Provider = before.Provider;
+                w.HeartbeatInterval = heartbeatInterval ?? before.HeartbeatInterval;
+                w.Completed = before.Completed;
+            });
+        return Register(workerId, capacity, w => w.HeartbeatInterval = heartbeatInterval);
     }
 
-    /// <summary>A worker left (clean offline or last will): its in-flight tasks go back to the head of the queue.</summary>
-    public IReadOnlyList<DispatchEffect> RemoveWorker(string workerId)
+    /// <summary>A worker left (clean offline, last will, silence): its in-flight tasks go to other workers.</summary>
+    public IReadOnlyList<DispatchEffect> RemoveWorker(string workerId, string reason = "offline", bool saidGoodbye = true)
     {
         if (!Workers.Remove(workerId, out var worker) || worker is null) return [];
-        var orphans = worker.ActiveTasks
-            .Select(id => _inFlight[id])
-            .OrderByDescending(t => t.Timestamp) // EnqueueFirst reverses: oldest ends up first
-            .ToList();
-        foreach (var task in orphans)
+        if (saidGoodbye) RememberLeft(workerId);
+        else RememberDeparted(worker);
+        var effects = new List<DispatchEffect>();
+        var orphans = worker.ActiveTasks.Select(id => _inFlight[id]).OrderByDescending(t => t.Timestamp).ToList();
+        foreach (var task in orphans) // newest first: EnqueueFirst leaves the oldest at the head
+            TakeBack(task, $"its worker {workerId} went {reason}", effects);
+        effects.Insert(0, new WorkerLostEffect(workerId, reason, orphans.Count));
+        effects.AddRange(Drain(reportPositions: orphans.Count > 0));
+        return effects;
+    }
+
+    /// <summary>The task could not be published (broker down): it never reached the worker, so it goes back unchanged.</summary>
+    public IReadOnlyList<DispatchEffect> PublishFailed(string taskId, int attempt)
+    {
+        if (!_inFlight.TryGetValue(taskId, out var task) || task.Attempt != attempt) return [];
+        _inFlight.Remove(taskId);
+        Workers.Find(task.WorkerId!)?.ActiveTasks.Remove(taskId);
+        Queue.EnqueueFirst(task with { WorkerId = null, AssignedAt = null, Deadline = null, Attempt = task.Attempt - 1 });
+        return Positions();
+    }
+
+    /// <summary>
+    /// The master's own broker connection came or went. While it is down nobody is declared gone for silence, and
+    /// nothing is assigned; when it is back, every worker gets a fresh grace period.
+    /// </summary>
+    public IReadOnlyList<DispatchEffect> SetBrokerConnected(bool connected)
+    {
+        BrokerConnected = connected;
+        if (!connected) return [];
+        var now = clock();
+        foreach (var w in Workers.All) w.LastSeen = now;
+        return Drain();
+    }
+
+    /// <summary>Called every <see cref="DispatchPolicy.TickInterval"/>: silent workers, overdue tasks, queued work.</summary>
+    public IReadOnlyList<DispatchEffect> Tick()
+    {
+        var now = clock();
+        var gap = now - _lastTick;
+        _lastTick = now;
+        var effects = new List<DispatchEffect>();
+
+        if (gap > DispatchPolicy.PauseThreshold)
+        {
+            // The master stood still: silence and lateness over that gap are its own, not the workers'.
+            var lost = gap - DispatchPolicy.TickInterval;
+            foreach (var w in Workers.All) w.LastSeen += lost;
+            foreach (var t in _inFlight.Values.ToList())
+                _inFlight[t.TaskId] = t with { Deadline = t.Deadline + lost };
+        }
+
+        if (BrokerConnected)
+        {
+            var silent = Workers.All
+                .Where(w => w.HeartbeatInterval is { } interval && now - w.LastSeen > interval * DispatchPolicy.MissedHeartbeats)
+                .Select(w => w.Id)
+                .ToList();
+            foreach (var id in silent)
+                effects.AddRange(RemoveWorker(id, $"silent ({DispatchPolicy.MissedHeartbeats} heartbeats missed)", saidGoodbye: false));
+        }
+
+        var overdue = _inFlight.Values.Where(t => t.Deadline <= now).OrderByDescending(t => t.Timestamp).ToList();
+        foreach (var task in overdue)
         {
             _inFlight.Remove(task.TaskId);
-            Queue.EnqueueFirst(task with { WorkerId = null, AssignedAt = null });
+            Workers.Find(task.WorkerId!)?.ActiveTasks.Remove(task.TaskId);
+            TakeBack(task, $"worker {task.WorkerId} did not answer within {policy.TaskTimeout}", effects);
         }
-        return orphans.Count == 0 ? [] : Drain(reportPositions: true);
+
+        effects.AddRange(Drain(reportPositions: overdue.Count > 0));
+        return effects;
     }
 
     /// <summary>
@@ -126,21 +231,41 @@ public sealed class DispatchState(int maxQueuedTasks, Func<DateTimeOffset> clock
         return null;
     }
 
+    /// <summary>A task taken from its worker goes to the head of the queue, or fails when it has had its attempts.</summary>
+    private void TakeBack(DispatchTask task, string why, List<DispatchEffect> effects)
+    {
+        _inFlight.Remove(task.TaskId);
+        if (task.Attempt >= policy.MaxAttempts)
+        {
+            Remember(task.TaskId); // a late answer from its last worker is a duplicate now
+            effects.Add(new FailedEffect(task,
+                $"No worker could answer this question after {task.Attempt} attempt(s) (last: {why}). Please ask again."));
+            return;
+        }
+        Queue.EnqueueFirst(task with { WorkerId = null, AssignedAt = null, Deadline = null, PreviousWorkerId = task.WorkerId });
+    }
+
     /// <summary>Hands queued tasks to free slots; when any left the queue, the rest hear their new positions.</summary>
     private IReadOnlyList<DispatchEffect> Drain(bool reportPositions = false)
     {
         var effects = new List<DispatchEffect>();
-        while (Queue.Count > 0 && Workers.PickWorker() is { } worker && Queue.TryDequeue(out var task))
+        while (BrokerConnected && Queue.Peek() is { } next && Workers.PickWorker(avoid: next.PreviousWorkerId) is { } worker)
+        {
+            Queue.TryDequeue(out var task);
             effects.Add(new AssignEffect(Assign(task, worker)));
+        }
         if (effects.Count > 0 || reportPositions)
-            foreach (var (task, position) in Queue.Positions())
-                effects.Add(new QueuedEffect(task, position));
+            effects.AddRange(Positions());
         return effects;
     }
 
+    private List<DispatchEffect> Positions() =>
+        Queue.Positions().Select(p => (DispatchEffect)new QueuedEffect(p.Task, p.Position)).ToList();
+
     private DispatchTask Assign(DispatchTask task, WorkerInfo worker)
     {
-        var assigned = task with { WorkerId = worker.Id, Attempt = task.Attempt + 1, AssignedAt = clock() };
+        var now = clock();
+        var assigned = task with { WorkerId = worker.Id, Attempt = task.Attempt + 1, AssignedAt = now, Deadline = now + policy.TaskTimeout };
         worker.ActiveTasks.Add(task.TaskId);
         _inFlight[task.TaskId] = assigned;
         return assigned;
@@ -152,5 +277,17 @@ public sealed class DispatchState(int maxQueuedTasks, Func<DateTimeOffset> clock
         _completedOrder.Enqueue(taskId);
         if (_completedOrder.Count > CompletedMemory)
             _completed.Remove(_completedOrder.Dequeue());
+    }
+
+    private void RememberDeparted(WorkerInfo departed)
+    {
+        if (_departed.Count >= DepartedMemory) _departed.Remove(_departed.Keys.First());
+        _departed[departed.Id] = departed;
+    }
+
+    private void RememberLeft(string workerId)
+    {
+        if (_left.Count >= DepartedMemory) _left.Remove(_left.First());
+        _left.Add(workerId);
     }
 }

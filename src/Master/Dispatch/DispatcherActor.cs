@@ -13,14 +13,15 @@ namespace AiSystem.Master.Dispatch;
 /// The single owner of worker state and of the task queue. Decisions are made by <see cref="DispatchState"/>;
 /// this actor feeds it messages and carries out the effects (MQTT publish, session notices).
 /// </summary>
-public sealed class DispatcherActor : ReceiveActor
+public sealed class DispatcherActor : ReceiveActor, IWithTimers
 {
     private readonly DispatchState _state;
     private readonly ITaskPublisher _publisher;
     private readonly IActorRef _sessions;
     private readonly ILogger<DispatcherActor> _log;
     private readonly string _grpcEndpoint;
-    private readonly TimeSpan _taskTimeout;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public DispatcherActor(ITaskPublisher publisher, IActorRef sessions, DispatcherSettings settings, ILogger<DispatcherActor> log)
     {
@@ -28,8 +29,7 @@ public sealed class DispatcherActor : ReceiveActor
         _sessions = sessions;
         _log = log;
         _grpcEndpoint = settings.GrpcEndpoint;
-        _taskTimeout = settings.TaskTimeout;
-        _state = new DispatchState(settings.MaxQueuedTasks, () => DateTimeOffset.UtcNow);
+        _state = new DispatchState(settings.Policy, () => DateTimeOffset.UtcNow);
 
         Receive<SubmitTask>(m =>
         {
@@ -62,18 +62,28 @@ public sealed class DispatcherActor : ReceiveActor
             var s = m.Status;
             if (s.Status == WorkerStatuses.Offline)
             {
-                var orphans = _state.Workers.Find(s.WorkerId)?.ActiveTasks.Count ?? 0;
-                var effects = _state.RemoveWorker(s.WorkerId);
-                _log.LogInformation("Worker {WorkerId} went offline; {Count} task(s) of it go back to the queue", s.WorkerId, orphans);
-                Apply(effects);
+                Apply(_state.RemoveWorker(s.WorkerId));
             }
-            else if (!_state.Touch(s.WorkerId, s.Status))
+            else
             {
-                _log.LogDebug("Status from unknown worker {WorkerId} ignored until it registers", s.WorkerId);
+                Apply(_state.Touch(s.WorkerId, s.Status, s.Capacity));
             }
         });
 
-        Receive<WorkerHeartbeatReceived>(m => _state.Touch(m.Heartbeat.WorkerId, m.Heartbeat.Status));
+        Receive<WorkerHeartbeatReceived>(m =>
+        {
+            var h = m.Heartbeat;
+            Apply(_state.Touch(h.WorkerId, h.Status, h.Capacity,
+                h.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(h.HeartbeatIntervalMs.Value) : null));
+        });
+
+        Receive<BrokerConnectionChanged>(m =>
+        {
+            _log.LogInformation("Broker connection {State}", m.Connected ? "up: dispatching resumes" : "down: dispatching paused");
+            Apply(_state.SetBrokerConnected(m.Connected));
+        });
+
+        Receive<DispatchTick>(_ => Apply(_state.Tick()));
 
         Receive<ResultReceived>(m =>
         {
@@ -90,8 +100,15 @@ public sealed class DispatcherActor : ReceiveActor
         Receive<GetDispatchSnapshot>(_ => Sender.Tell(Snapshot()));
 
         Receive<TaskPublishFailed>(m =>
-            _log.LogError("Task {TaskId} could not be published to worker {WorkerId}: {Error}", m.Task.TaskId, m.Task.WorkerId, m.Error));
+        {
+            _log.LogWarning("Task {TaskId} could not be published to worker {WorkerId} ({Error}); it waits in the queue",
+                m.Task.TaskId, m.Task.WorkerId, m.Error);
+            Apply(_state.PublishFailed(m.Task.TaskId, m.Task.Attempt));
+        });
     }
+
+    protected override void PreStart() =>
+        Timers.StartPeriodicTimer("tick", DispatchTick.Instance, DispatchPolicy.TickInterval);
 
     private void Apply(IReadOnlyList<DispatchEffect> effects)
     {
@@ -109,6 +126,13 @@ public sealed class DispatcherActor : ReceiveActor
                 case CompletedEffect(var task, var result):
                     _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskCompletedNotice(task.TaskId, result)));
                     break;
+                case FailedEffect(var task, var error):
+                    _log.LogWarning("Task {TaskId} of session {SessionId} failed: {Error}", task.TaskId, task.SessionId, error);
+                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskFailedNotice(task.TaskId, error, Retryable: true)));
+                    break;
+                case WorkerLostEffect(var workerId, var reason, var returned):
+                    _log.LogWarning("Worker {WorkerId} is gone ({Reason}); {Count} task(s) of it go to other workers", workerId, reason, returned);
+                    break;
             }
         }
     }
@@ -125,7 +149,7 @@ public sealed class DispatcherActor : ReceiveActor
             Timestamp = task.Timestamp,
             TaskId = task.TaskId,
             Attempt = task.Attempt,
-            Deadline = (task.AssignedAt ?? DateTimeOffset.UtcNow).Add(_taskTimeout).ToUnixTimeMilliseconds(),
+            Deadline = task.Deadline?.ToUnixTimeMilliseconds(),
         };
         _log.LogInformation("Task {TaskId} of session {SessionId} assigned to worker {WorkerId} (attempt {Attempt})",
             task.TaskId, task.SessionId, task.WorkerId, task.Attempt);
@@ -151,10 +175,10 @@ public sealed class DispatcherActor : ReceiveActor
 }
 
 /// <summary>What the dispatcher reads from configuration.</summary>
-public sealed record DispatcherSettings(string GrpcEndpoint, TimeSpan TaskTimeout, int MaxQueuedTasks)
+public sealed record DispatcherSettings(string GrpcEndpoint, DispatchPolicy Policy)
 {
     public static DispatcherSettings From(MasterOptions master, DispatchOptions dispatch, LimitsOptions limits) =>
-        new(master.EffectivePublicGrpcEndpoint, dispatch.TaskTimeout, limits.MaxQueuedTasks);
+        new(master.EffectivePublicGrpcEndpoint, new DispatchPolicy(limits.MaxQueuedTasks, dispatch.TaskTimeout, dispatch.MaxAttempts));
 }
 
 public static class DispatcherActorHosting

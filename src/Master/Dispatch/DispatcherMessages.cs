@@ -30,5 +30,14 @@ public sealed record TaskView(string TaskId, string SessionId, string State, str
 
 public sealed record DispatchSnapshot(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks);
 
-/// <summary>The publish of a task to its worker failed (broker down): the actor logs it; deadlines (later) recover it.</summary>
+/// <summary>From the MQTT edge: the master's own broker connection came up or went down.</summary>
+public sealed record BrokerConnectionChanged(bool Connected);
+
+/// <summary>The publish of a task to its worker failed (broker down): the task goes back to the queue.</summary>
 internal sealed record TaskPublishFailed(DispatchTask Task, string Error);
+
+/// <summary>The dispatcher's own timer: liveness, deadlines, queue.</summary>
+internal sealed record DispatchTick
+{
+    public static readonly DispatchTick Instance = new();
+}

@@ -13,6 +13,8 @@ public sealed class TaskQueue
     /// <summary>Puts a task back at the head, e.g. one whose worker vanished: it has waited longest.</summary>
     public void EnqueueFirst(DispatchTask task) => _tasks.AddFirst(task);
 
+    public DispatchTask? Peek() => _tasks.First?.Value;
+
     public bool TryDequeue(out DispatchTask task)
     {
         if (_tasks.First is { } first)

@@ -54,16 +54,19 @@ public sealed class WorkerRegistry
 
     public bool Remove(string workerId, out WorkerInfo? worker) => _workers.Remove(workerId, out worker);
 
-    /// <summary>The worker with the most free slots; ties go to the one registered first. Null when all are full.</summary>
-    public WorkerInfo? PickWorker()
+    /// <summary>
+    /// The worker with the most free slots; ties go to the one registered first. <paramref name="avoid"/> (the worker
+    /// that already failed this task) is taken only when no other has a free slot. Null when all are full.
+    /// </summary>
+    public WorkerInfo? PickWorker(string? avoid = null)
     {
         WorkerInfo? best = null;
         foreach (var w in _workers.Values)
         {
-            if (w.FreeSlots == 0) continue;
+            if (w.FreeSlots == 0 || w.Id == avoid) continue;
             if (best is null || w.FreeSlots > best.FreeSlots || (w.FreeSlots == best.FreeSlots && w.Sequence < best.Sequence))
                 best = w;
         }
-        return best;
+        return best ?? (avoid is not null && Find(avoid) is { FreeSlots: > 0 } fallback ? fallback : null);
     }
 }

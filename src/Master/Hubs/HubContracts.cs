@@ -7,7 +7,7 @@ public sealed record SubmitQueryRequest(string? Query, string? ApiKey);
 public sealed record SubmitQueryResponse(string TaskId, string Status, int? Position);
 
 public sealed record HistoryItem(string TaskId, string Query, string? Response, string? Error, string? WorkerId,
-    long? ProcessingTimeMs, string? Provider, long Timestamp);
+    long? ProcessingTimeMs, string? Provider, long Timestamp, bool? Retryable = null);
 
 public sealed record SessionStartedEvent(string SessionId, bool Resumed, IReadOnlyList<HistoryItem> History);
 

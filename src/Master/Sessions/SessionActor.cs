@@ -88,7 +88,13 @@ public sealed class SessionActor : ReceiveActor
                 Push(HubEvents.AiResponse, new AiResponseEvent(m.TaskId, item.Query, r.AiResponse, r.WorkerId, r.Provider, r.ProcessingTimeMs,
                     r.CompletionTimestamp != 0 ? r.CompletionTimestamp : EpochMs.Now()));
             else
-                Push(HubEvents.TaskFailed, new TaskFailedEvent(m.TaskId, r.Error, Retryable: true));
+                Push(HubEvents.TaskFailed, new TaskFailedEvent(m.TaskId, r.Error, Retryable: !r.PermanentError));
+        });
+
+        Receive<TaskFailedNotice>(m =>
+        {
+            if (_history.Fail(m.TaskId, m.Error, m.Retryable))
+                Push(HubEvents.TaskFailed, new TaskFailedEvent(m.TaskId, m.Error, m.Retryable));
         });
 
         Receive<ReceiveTimeout>(_ =>

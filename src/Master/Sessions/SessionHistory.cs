@@ -27,15 +27,25 @@ public sealed class SessionHistory
 
     public HistoryItem? Find(string taskId) => _index.TryGetValue(taskId, out var at) ? _items[at] : null;
 
-    /// <summary>Records a worker's result; false when the task is unknown or already has one.</summary>
-    public bool Complete(string taskId, TaskResult result)
+    /// <summary>Records a worker's result; false when the task is unknown or already has an outcome.</summary>
+    public bool Complete(string taskId, TaskResult result) => Record(taskId, item => string.IsNullOrEmpty(result.Error)
+        ? item with { Response = result.AiResponse, WorkerId = result.WorkerId, ProcessingTimeMs = result.ProcessingTimeMs, Provider = result.Provider }
+        : item with
+        {
+            Error = result.Error, Retryable = !result.PermanentError, WorkerId = result.WorkerId,
+            ProcessingTimeMs = result.ProcessingTimeMs, Provider = result.Provider,
+        });
+
+    /// <summary>Records a failure decided by the master (no worker could answer); false when already decided.</summary>
+    public bool Fail(string taskId, string error, bool retryable) =>
+        Record(taskId, item => item with { Error = error, Retryable = retryable });
+
+    private bool Record(string taskId, Func<HistoryItem, HistoryItem> outcome)
     {
         if (!_index.TryGetValue(taskId, out var at)) return false;
         var item = _items[at];
         if (item.Response is not null || item.Error is not null) return false;
-        _items[at] = string.IsNullOrEmpty(result.Error)
-            ? item with { Response = result.AiResponse, WorkerId = result.WorkerId, ProcessingTimeMs = result.ProcessingTimeMs, Provider = result.Provider }
-            : item with { Error = result.Error, WorkerId = result.WorkerId, ProcessingTimeMs = result.ProcessingTimeMs, Provider = result.Provider };
+        _items[at] = outcome(item);
         return true;
     }
 }

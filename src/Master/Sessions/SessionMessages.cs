@@ -24,3 +24,4 @@ public sealed record SubmitOutcome(string? TaskId, string? Status, int? Position
 public sealed record TaskQueuedNotice(string TaskId, int Position);
 public sealed record TaskAssignedNotice(string TaskId, string WorkerId, int Attempt);
 public sealed record TaskCompletedNotice(string TaskId, TaskResult Result);
+public sealed record TaskFailedNotice(string TaskId, string Error, bool Retryable);
