@@ -4,6 +4,7 @@ using AiSystem.Master.Configuration;
 using AiSystem.Master.Dispatch;
 using AiSystem.Master.Grpc;
 using AiSystem.Master.Hubs;
+using AiSystem.Master.Lifecycle;
 using AiSystem.Master.LocalWorkers;
 using AiSystem.Master.Mqtt;
 using AiSystem.Master.Sessions;
@@ -25,6 +26,7 @@ var logSink = new MqttLogSink("master");
 builder.Logging.AddProvider(logSink);
 builder.Services.AddSingleton(logSink);
 
+// A frame over this is refused by closing that one connection; the process and every other session go on.
 builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 64 * 1024);
 builder.Services.AddGrpc();
 builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
@@ -39,13 +41,16 @@ builder.Services.AddSingleton<MasterMqttBridge>();
 builder.Services.AddSingleton<ITaskPublisher>(sp => sp.GetRequiredService<MasterMqttBridge>());
 builder.Services.AddHostedService(sp => sp.GetRequiredService<MasterMqttBridge>());
 builder.Services.AddHostedService<LocalWorkersService>();
+builder.Services.AddSingleton<MasterLifecycle>();
+builder.Services.AddHostedService<MasterDrain>(); // last: stops first, while everything it waits for still runs
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = master.DrainTimeout + TimeSpan.FromSeconds(15));
 
 var app = builder.Build();
 
 app.UseDefaultFiles();
 app.UseStaticFiles();
 app.MapHub<ChatHub>("/hubs/chat");
-app.MapGrpcService<WorkerCallbackService>().RequireHost($"*:{master.GrpcPort}");
+app.MapGrpcService<WorkerCallbackService>(); // answers only on the HTTP/2 port: the web port speaks HTTP/1.1
 app.MapGet("/api/workers", async (IRequiredActor<DispatcherActor> dispatcher) =>
     (await dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, TimeSpan.FromSeconds(5))).Workers);
 app.MapGet("/api/tasks", async (IRequiredActor<DispatcherActor> dispatcher) =>

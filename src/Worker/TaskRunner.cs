@@ -8,27 +8,31 @@ namespace AiSystem.Worker;
 
 /// <summary>Runs one task: asks the model, waits the simulated processing delay, and sends the result to the master.</summary>
 public sealed class TaskRunner(string workerId, ModelSelector models, IResultSender sender, TimeSpan simulatedDelay,
-    ILogger<TaskRunner> log)
+    ILogger<TaskRunner> log, ModelRetryPolicy? retryPolicy = null)
 {
+    private readonly ModelRetryPolicy _retry = retryPolicy ?? new ModelRetryPolicy();
+
     /// <summary>How long a result may keep trying to reach the master when the task carries no deadline.</summary>
     private static readonly TimeSpan DefaultDeliveryWindow = TimeSpan.FromMinutes(2);
 
     public async Task<TaskResult> RunAsync(TaskMessage task, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
+        var deadline = task.Deadline is > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(task.Deadline.Value) : DateTimeOffset.UtcNow + DefaultDeliveryWindow;
         string answer = "", error = "", provider = "";
+        var permanent = false;
         try
         {
             var choice = models.Choose(task.ApiKey, task.Model);
             provider = choice.Provider;
-            var response = await choice.Client.GetResponseAsync([new ChatMessage(ChatRole.User, task.Query)], cancellationToken: cancellationToken);
-            answer = response.Text;
+            answer = await AskWithRetriesAsync(choice, task, deadline, cancellationToken);
             if (string.IsNullOrWhiteSpace(answer))
                 error = "The model returned an empty answer. Please ask again.";
         }
         catch (ModelException e)
         {
             error = e.UserMessage;
+            permanent = !e.Retryable;
             log.LogWarning("Task {TaskId}: model call failed ({Kind}{Detail})", task.TaskId, e.Kind, e.Detail is null ? "" : ": " + e.Detail);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -53,16 +57,31 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
             TaskId = task.TaskId ?? "",
             Error = error,
             Provider = provider,
+            PermanentError = permanent,
         };
 
-        var giveUpAt = task.Deadline is > 0
-            ? DateTimeOffset.FromUnixTimeMilliseconds(task.Deadline.Value)
-            : DateTimeOffset.UtcNow + DefaultDeliveryWindow;
-        var ack = await sender.SendAsync(task.GrpcEndpoint, result, giveUpAt, cancellationToken);
+        var ack = await sender.SendAsync(task.GrpcEndpoint, result, deadline, cancellationToken);
         if (!ack.Success)
             log.LogWarning("Master refused the result of task {TaskId}: {Message}", task.TaskId, ack.Message);
         log.LogInformation("Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})",
             task.TaskId, task.SessionId, watch.ElapsedMilliseconds, error.Length == 0 ? provider : "error");
         return result;
+    }
+
+    private async Task<string> AskWithRetriesAsync(ModelChoice choice, TaskMessage task, DateTimeOffset deadline, CancellationToken ct)
+    {
+        for (var retries = 0; ; retries++)
+        {
+            try
+            {
+                var response = await choice.Client.GetResponseAsync([new ChatMessage(ChatRole.User, task.Query)], cancellationToken: ct);
+                return response.Text;
+            }
+            catch (ModelException e) when (_retry.NextDelay(e, retries, deadline - DateTimeOffset.UtcNow) is { } delay)
+            {
+                log.LogInformation("Task {TaskId}: model {Kind}; trying again in {Delay} ms", task.TaskId, e.Kind, (int)delay.TotalMilliseconds);
+                await Task.Delay(delay, ct);
+            }
+        }
     }
 }

@@ -24,6 +24,7 @@ public sealed class WorkerActor : ReceiveActor
     private readonly Queue<TaskMessage> _waiting = new();
     private readonly CancellationTokenSource _stopping = new();
     private long _completed;
+    private IActorRef? _drainRequester;
 
     public WorkerActor(TaskRunner runner, IWorkerStatusReporter status, WorkerSettings settings, ILogger<WorkerActor> log)
     {
@@ -34,6 +35,11 @@ public sealed class WorkerActor : ReceiveActor
 
         Receive<TaskMessage>(task =>
         {
+            if (_drainRequester is not null)
+            {
+                _log.LogInformation("Task {TaskId} not taken: this worker is shutting down (the master gives it to another)", task.TaskId);
+                return;
+            }
             var key = KeyOf(task);
             if (_active.ContainsKey(key) || _waiting.Any(t => KeyOf(t) == key))
             {
@@ -52,6 +58,19 @@ public sealed class WorkerActor : ReceiveActor
                 _log.LogError("Task {TaskId} ended without a delivered result: {Error}", m.Task.TaskId, m.Error.GetBaseException().Message);
             if (_waiting.TryDequeue(out var next)) Start(next);
             else Report();
+            if (_drainRequester is not null && _active.Count == 0) _drainRequester.Tell(WorkerDrained.Instance);
+        });
+
+        // Shutting down: take nothing new, hand back what waits (the master re-dispatches it when this worker says
+        // offline), finish what runs, then say so.
+        Receive<StopTakingTasks>(_ =>
+        {
+            _drainRequester = Sender;
+            if (_waiting.Count > 0)
+                _log.LogInformation("Shutting down: handing back {Count} waiting task(s)", _waiting.Count);
+            _waiting.Clear();
+            if (_active.Count == 0) Sender.Tell(WorkerDrained.Instance);
+            else _log.LogInformation("Shutting down: finishing {Count} task(s) first", _active.Count);
         });
     }
 
@@ -77,6 +96,17 @@ public sealed class WorkerActor : ReceiveActor
     }
 
     private sealed record TaskFinished(TaskMessage Task, Exception? Error);
+}
+
+/// <summary>Asks the worker actor to drain; it answers <see cref="WorkerDrained"/> when no task runs.</summary>
+public sealed record StopTakingTasks
+{
+    public static readonly StopTakingTasks Instance = new();
+}
+
+public sealed record WorkerDrained
+{
+    public static readonly WorkerDrained Instance = new();
 }
 
 public static class WorkerActorHosting

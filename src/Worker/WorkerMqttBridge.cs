@@ -40,7 +40,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
                 Subscriptions: [(_topics.TasksFor(_workerId), MqttQualityOfServiceLevel.AtLeastOnce)],
                 CleanSession: false, // a briefly disconnected worker still gets the tasks sent meanwhile
                 WillTopic: _topics.Status,
-                WillPayload: WireJson.Serialize(Status(WorkerStatuses.Offline, 0))),
+                WillPayload: () => WireJson.Serialize(Status(WorkerStatuses.Offline, 0))),
             log)
         {
             MessageReceived = OnMessageAsync,
@@ -66,6 +66,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
                     {
                         WorkerId = _workerId, Status = _lastStatus, Timestamp = EpochMs.Now(),
                         ActiveTasks = _active, Capacity = _settings.Worker.Capacity, TasksCompleted = _completed,
+                        HeartbeatIntervalMs = (long)_settings.Worker.HeartbeatInterval.TotalMilliseconds,
                     };
                 await TryPublishAsync(_topics.Heartbeat, WireJson.Serialize(beat), MqttQualityOfServiceLevel.AtMostOnce);
             }
@@ -75,6 +76,16 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Heartbeats go on while running tasks finish, so the master does not give them away meanwhile.
+        try
+        {
+            await _worker.ActorRef.Ask<WorkerDrained>(StopTakingTasks.Instance, _settings.Worker.ShutdownTimeout, cancellationToken);
+        }
+        catch (Exception e) when (e is AskTimeoutException or OperationCanceledException)
+        {
+            _log.LogWarning("Worker {WorkerId} leaves with tasks unfinished after {Timeout}; the master gives them to other workers",
+                _workerId, _settings.Worker.ShutdownTimeout);
+        }
         await base.StopAsync(cancellationToken);
         // A clean offline, then a clean disconnect: the broker does not fire the last will.
         await _connection.StopAsync(() => _connection.PublishAsync(_topics.Status,

@@ -13,6 +13,8 @@ public sealed class WorkerOptions
     public TimeSpan SimulatedDelay { get; set; } = TimeSpan.FromSeconds(10);
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
     public string Language { get; set; } = "CSharp";
+    /// <summary>On SIGTERM, how long running tasks may take to finish before the worker leaves anyway.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public string EffectiveId => string.IsNullOrWhiteSpace(Id) ? _generatedId : Id;
     private readonly string _generatedId = $"csharp-worker-{Guid.NewGuid().ToString("N")[..8]}";
@@ -55,6 +57,7 @@ public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, Gemini
         var errors = new List<string>();
         if (worker.Capacity is < 1 or > 1024) errors.Add($"Worker__Capacity must be between 1 and 1024, got {worker.Capacity}.");
         if (worker.SimulatedDelay < TimeSpan.Zero) errors.Add($"Worker__SimulatedDelay must not be negative, got {worker.SimulatedDelay}.");
+        if (worker.ShutdownTimeout < TimeSpan.Zero) errors.Add($"Worker__ShutdownTimeout must not be negative, got {worker.ShutdownTimeout}.");
         if (worker.HeartbeatInterval <= TimeSpan.Zero) errors.Add($"Worker__HeartbeatInterval must be positive, got {worker.HeartbeatInterval}.");
         if (worker.Id.Length > 100 || worker.Id.IndexOfAny(['/', '#', '+']) >= 0)
             errors.Add("Worker__Id must be at most 100 characters without '/', '#' or '+'.");

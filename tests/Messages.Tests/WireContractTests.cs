@@ -88,10 +88,30 @@ public class WireContractTests
     [InlineData("""{"worker_id":"w","status":"idle","timestamp":"yesterday"}""", "timestamp")]
     [InlineData("""{"worker_id":42,"status":"idle","timestamp":1}""", "worker_id")]
     [InlineData("""{"worker_id":"w","status":"idle","timestamp":1,"capacity":"four"}""", "capacity")]
+    [InlineData("""{"worker_id":"w","status":"idle","timestamp":1,"capacity":0}""", "capacity")]
+    [InlineData("""{"worker_id":"w","status":"idle","timestamp":1,"capacity":-3}""", "capacity")]
+    [InlineData("""{"worker_id":"w","status":"idle","timestamp":1,"capacity":100000}""", "capacity")]
+    [InlineData("""{"worker_id":"w","status":"idle","timestamp":1,"capacity":2147483648}""", "capacity")]
+    [InlineData("""{"worker_id":"w","status":"idle","timestamp":1,"heartbeat_interval_ms":-1}""", "heartbeat_interval_ms")]
+    [InlineData("""{"worker_id":"a/b","status":"idle","timestamp":1}""", "worker_id")]
+    [InlineData("""{"worker_id":"#","status":"idle","timestamp":1}""", "worker_id")]
+    [InlineData("""{"worker_id":"w","status":null,"timestamp":1}""", "status")]
+    [InlineData("""{"worker_id":null,"status":"idle","timestamp":1}""", "worker_id")]
     public void Malformed_registrations_are_refused_with_a_reason(string json, string mentioned)
     {
         Assert.False(WireJson.TryParse(Bytes(json), out WorkerRegistration? _, out var error));
         Assert.Contains(mentioned, error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Huge_strings_are_refused_not_stored()
+    {
+        var huge = new string('x', 100_000);
+        Assert.False(WireJson.TryParse(Bytes($$"""{"worker_id":"{{huge}}","status":"idle","timestamp":1}"""), out WorkerRegistration? _, out var e1));
+        Assert.Contains("worker_id", e1);
+        Assert.False(WireJson.TryParse(Bytes($$"""{"worker_id":"w","status":"idle","timestamp":1,"host":"{{huge}}"}"""), out WorkerRegistration? _, out var e2));
+        Assert.Contains("host", e2);
+        Assert.DoesNotContain(huge[..200], e2); // the error names the field, it does not echo the payload
     }
 
     [Fact]
@@ -116,7 +136,7 @@ public class WireContractTests
         {
             ["worker_id"] = 1, ["session_id"] = 2, ["original_query"] = 3, ["ai_response"] = 4, ["api_key"] = 5,
             ["processing_time_ms"] = 6, ["query_timestamp"] = 7, ["completion_timestamp"] = 8,
-            ["task_id"] = 9, ["error"] = 10, ["provider"] = 11,
+            ["task_id"] = 9, ["error"] = 10, ["provider"] = 11, ["permanent_error"] = 12,
         };
         var fields = TaskResult.Descriptor.Fields.InFieldNumberOrder().ToDictionary(f => f.Name, f => f.FieldNumber);
         Assert.Equal(expected, fields);

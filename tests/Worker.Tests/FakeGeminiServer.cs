@@ -34,6 +34,7 @@ public sealed class FakeGeminiServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private volatile Reply _reply = new(200, "application/json; charset=utf-8", "{}"u8.ToArray(), StreamEvents: false);
+    private readonly ConcurrentQueue<Reply> _once = new();
 
     private FakeGeminiServer(WebApplication app, Uri baseUrl)
     {
@@ -107,6 +108,15 @@ public sealed class FakeGeminiServer : IAsyncDisposable
             StreamEvents: sse);
     }
 
+    /// <summary>The next request (in order, one each) gets this fixture; then the usual reply applies again.</summary>
+    public void RespondOnceWithFixture(string fileName, int? statusCode = null)
+    {
+        var usual = _reply;
+        RespondWithFixture(fileName, statusCode);
+        _once.Enqueue(_reply);
+        _reply = usual;
+    }
+
     /// <summary>Answer with a custom body (for cases the recordings do not cover).</summary>
     public void Respond(int statusCode, string body, string contentType = "application/json; charset=utf-8", IReadOnlyDictionary<string, string>? headers = null) =>
         _reply = new Reply(statusCode, contentType, Encoding.UTF8.GetBytes(body), contentType.StartsWith("text/event-stream", StringComparison.Ordinal), headers);
@@ -152,7 +162,7 @@ public sealed class FakeGeminiServer : IAsyncDisposable
             }
         }
 
-        var reply = _reply;
+        var reply = _once.TryDequeue(out var once) ? once : _reply;
         context.Response.StatusCode = reply.Status;
         context.Response.ContentType = reply.ContentType;
         if (reply.Headers is not null)

@@ -98,8 +98,9 @@ public class TaskRunnerTests
         await using var gemini = await FakeGeminiServer.StartAsync();
         gemini.RespondWithFixture("unary-failure-quota-429.json");
         var sender = new RecordingSender();
+        // Gemini asks for 26 s; this worker waits at most 1 s for quota, so it tells the user at once.
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
-            sender, TimeSpan.FromSeconds(30), NullLogger<TaskRunner>.Instance);
+            sender, TimeSpan.FromSeconds(30), NullLogger<TaskRunner>.Instance, new ModelRetryPolicy(maxQuotaWait: TimeSpan.FromSeconds(1)));
 
         var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
 
@@ -107,8 +108,85 @@ public class TaskRunnerTests
         Assert.Contains("quota", result.Error, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("AIzaTEST-key", result.Error);
         Assert.Equal("gemini:gemini-2.5-flash", result.Provider);
+        Assert.False(result.PermanentError);
+        Assert.Single(gemini.Requests);
         Assert.True(result.ProcessingTimeMs < 30_000); // errors do not wait the simulated delay
     }
+
+    [Fact]
+    public async Task An_overloaded_model_is_asked_again_and_its_later_answer_is_the_result()
+    {
+        await using var gemini = await FakeGeminiServer.StartAsync();
+        gemini.RespondWithFixture("unary-success-basic-reply-short.json");
+        gemini.RespondOnceWithFixture("unary-failure-overloaded-503.json");
+        gemini.RespondOnceWithFixture("unary-failure-overloaded-503.json");
+        var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
+            new RecordingSender(), TimeSpan.Zero, NullLogger<TaskRunner>.Instance, new ModelRetryPolicy(baseBackoff: TimeSpan.FromMilliseconds(20)));
+
+        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+
+        Assert.Equal(3, gemini.Requests.Count);
+        Assert.Empty(result.Error);
+        Assert.Contains("Mountain View", result.AiResponse);
+    }
+
+    [Fact]
+    public async Task An_invalid_key_fails_at_once_and_for_good()
+    {
+        await using var gemini = await FakeGeminiServer.StartAsync();
+        gemini.RespondWithFixture("unary-failure-api-key.json");
+        var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
+            new RecordingSender(), TimeSpan.Zero, NullLogger<TaskRunner>.Instance);
+
+        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-bad-key"), CancellationToken.None);
+
+        Assert.Single(gemini.Requests);
+        Assert.True(result.PermanentError);
+        Assert.Contains("check the key", result.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("AIzaTEST-bad-key", result.Error);
+    }
+}
+
+public class ModelRetryPolicyTests
+{
+    private static readonly TimeSpan Plenty = TimeSpan.FromMinutes(5);
+    private readonly ModelRetryPolicy _policy = new(maxRetries: 3, maxQuotaWait: TimeSpan.FromSeconds(30), baseBackoff: TimeSpan.FromSeconds(1), random: () => 0.5);
+
+    [Fact]
+    public void Quota_waits_what_Gemini_asks_for() =>
+        Assert.Equal(TimeSpan.FromSeconds(26), _policy.NextDelay(ModelException.Quota(TimeSpan.FromSeconds(26)), 0, Plenty));
+
+    [Fact]
+    public void Quota_asking_for_too_long_is_given_up() =>
+        Assert.Null(_policy.NextDelay(ModelException.Quota(TimeSpan.FromMinutes(5)), 0, Plenty));
+
+    [Fact]
+    public void Overload_backs_off_exponentially_then_gives_up()
+    {
+        var e = ModelException.Overloaded();
+        Assert.Equal([1.0, 2.0, 4.0], Enumerable.Range(0, 3).Select(n => _policy.NextDelay(e, n, Plenty)!.Value.TotalSeconds));
+        Assert.Null(_policy.NextDelay(e, 3, Plenty));
+    }
+
+    [Fact]
+    public void Jitter_spreads_the_delay_by_a_quarter_either_way()
+    {
+        var low = new ModelRetryPolicy(random: () => 0.0).NextDelay(ModelException.Overloaded(), 1, Plenty);
+        var high = new ModelRetryPolicy(random: () => 1.0).NextDelay(ModelException.Overloaded(), 1, Plenty);
+        Assert.Equal((1.5, 2.5), (low!.Value.TotalSeconds, high!.Value.TotalSeconds));
+    }
+
+    [Fact]
+    public void No_retry_past_the_time_the_task_has_left() =>
+        Assert.Null(_policy.NextDelay(ModelException.Overloaded(), 0, TimeSpan.FromMilliseconds(500)));
+
+    [Theory]
+    [InlineData(ModelErrorKind.InvalidKey)]
+    [InlineData(ModelErrorKind.UnknownModel)]
+    [InlineData(ModelErrorKind.Blocked)]
+    [InlineData(ModelErrorKind.Other)]
+    public void Errors_that_another_try_will_not_fix_are_not_retried(ModelErrorKind kind) =>
+        Assert.Null(_policy.NextDelay(new ModelException(kind, "x"), 0, Plenty));
 }
 
 public class WorkerActorTests : TestKit

@@ -12,6 +12,8 @@ public sealed class MasterOptions
     /// <summary><c>host:port</c> that workers use to send results; default <c>localhost:{GrpcPort}</c>.</summary>
     public string PublicGrpcEndpoint { get; set; } = "";
     [Range(0, 64)] public int LocalWorkers { get; set; } = 2;
+    /// <summary>On shutdown, how long the master waits for in-flight tasks to be answered.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     public string EffectivePublicGrpcEndpoint =>
         string.IsNullOrWhiteSpace(PublicGrpcEndpoint) ? $"localhost:{GrpcPort}" : PublicGrpcEndpoint;
@@ -33,6 +35,8 @@ public sealed class LimitsOptions
 
     [Range(1, 1_000_000)] public int MaxQueryChars { get; set; } = 8000;
     [Range(0, 10_000_000)] public int MaxQueuedTasks { get; set; } = 10_000;
+    /// <summary>Questions one session may send in any minute.</summary>
+    [Range(1, 1_000_000)] public int MaxQueriesPerMinute { get; set; } = 30;
 }
 
 /// <summary>The <c>Sessions</c> section.</summary>

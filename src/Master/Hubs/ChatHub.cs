@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using AiSystem.Master.Lifecycle;
 using AiSystem.Master.Sessions;
 using Microsoft.AspNetCore.SignalR;
 
@@ -8,7 +9,7 @@ namespace AiSystem.Master.Hubs;
 /// <summary>
 /// The browser edge (<c>/hubs/chat</c>): translates hub calls into session messages and nothing more.
 /// </summary>
-public sealed class ChatHub(IRequiredActor<SessionManagerActor> sessions) : Hub
+public sealed class ChatHub(IRequiredActor<SessionManagerActor> sessions, MasterLifecycle lifecycle) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     private const string SessionKey = "sessionId";
@@ -33,6 +34,8 @@ public sealed class ChatHub(IRequiredActor<SessionManagerActor> sessions) : Hub
     {
         if (request is null)
             throw new HubException("SubmitQuery needs an argument like { \"query\": \"your question\" }.");
+        if (lifecycle.Draining)
+            throw new HubException("The server is restarting. Send your question again in a few seconds.");
         if (Context.Items[SessionKey] is not string sessionId)
             throw new HubException("This connection has no session yet. Reconnect and try again.");
 

@@ -38,7 +38,8 @@ public sealed class LocalWorkersService(IConfiguration configuration, IOptions<M
             });
             builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-            builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+            // The master's lifetime decides when they stop (after it has drained), not their own Ctrl+C handler.
+            builder.Services.AddSingleton<IHostLifetime, HostedByMaster>();
             builder.AddAiWorker();
             var host = builder.Build();
             try
@@ -66,4 +67,11 @@ public sealed class LocalWorkersService(IConfiguration configuration, IOptions<M
             h.Dispose();
         }));
     }
+}
+
+/// <summary>The lifetime of an in-process worker: started and stopped by <see cref="LocalWorkersService"/> only.</summary>
+internal sealed class HostedByMaster : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

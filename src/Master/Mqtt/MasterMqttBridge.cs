@@ -37,7 +37,16 @@ public sealed class MasterMqttBridge : IHostedService, ITaskPublisher, IAsyncDis
                     (_topics.Status, MqttQualityOfServiceLevel.AtLeastOnce),
                     (_topics.Heartbeat, MqttQualityOfServiceLevel.AtMostOnce),
                 ]),
-            log) { MessageReceived = OnMessageAsync };
+            log)
+        {
+            MessageReceived = OnMessageAsync,
+            Connected = _ =>
+            {
+                _dispatcher.ActorRef.Tell(new BrokerConnectionChanged(true));
+                return Task.CompletedTask;
+            },
+            Disconnected = () => _dispatcher.ActorRef.Tell(new BrokerConnectionChanged(false)),
+        };
     }
 
     public bool IsConnected => _connection.IsConnected;

@@ -22,11 +22,13 @@ public sealed class SessionActor : ReceiveActor
     private readonly ILogger _log;
     private readonly SessionHistory _history = new();
     private readonly HashSet<string> _connections = [];
+    private readonly RateLimiter _rate;
     private Task _pushes = Task.CompletedTask;
 
     public SessionActor(string sessionId, IActorRef dispatcher, IBrowserPush browser, QueryValidator validator,
-        TimeSpan idleTimeout, ILogger log)
+        TimeSpan idleTimeout, int maxQueriesPerMinute, ILogger log)
     {
+        _rate = new RateLimiter(maxQueriesPerMinute, TimeSpan.FromMinutes(1));
         _sessionId = sessionId;
         _dispatcher = dispatcher;
         _browser = browser;
@@ -53,6 +55,12 @@ public sealed class SessionActor : ReceiveActor
             if (_validator.Validate(m.Query) is { } error)
             {
                 Sender.Tell(SubmitOutcome.Refused(error));
+                return;
+            }
+            if (!_rate.TryAcquire(DateTimeOffset.UtcNow, out var wait))
+            {
+                Sender.Tell(SubmitOutcome.Refused(
+                    $"You are sending questions too fast (at most {maxQueriesPerMinute} a minute). Wait {Math.Ceiling(wait.TotalSeconds)} s and send it again."));
                 return;
             }
             var task = new DispatchTask(Guid.NewGuid().ToString(), _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now());

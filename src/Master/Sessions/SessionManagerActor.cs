@@ -15,6 +15,7 @@ public sealed class SessionManagerActor : ReceiveActor
     private readonly IBrowserPush _browser;
     private readonly QueryValidator _validator;
     private readonly TimeSpan _idleTimeout;
+    private readonly int _maxQueriesPerMinute;
     private readonly ILogger<SessionActor> _sessionLog;
 
     public SessionManagerActor(IActorRegistry registry, IBrowserPush browser, IOptions<LimitsOptions> limits,
@@ -24,6 +25,7 @@ public sealed class SessionManagerActor : ReceiveActor
         _browser = browser;
         _validator = new QueryValidator(limits.Value.MaxQueryChars);
         _idleTimeout = sessions.Value.IdleTimeout;
+        _maxQueriesPerMinute = limits.Value.MaxQueriesPerMinute;
         _sessionLog = sessionLog;
 
         Receive<AttachConnection>(m =>
@@ -51,7 +53,7 @@ public sealed class SessionManagerActor : ReceiveActor
     {
         var dispatcher = _registry.Get<DispatcherActor>();
         return Context.ActorOf(Props.Create(() =>
-            new SessionActor(sessionId, dispatcher, _browser, _validator, _idleTimeout, _sessionLog)), ChildName(sessionId));
+            new SessionActor(sessionId, dispatcher, _browser, _validator, _idleTimeout, _maxQueriesPerMinute, _sessionLog)), ChildName(sessionId));
     }
 
     private static string ChildName(string sessionId) => "session-" + sessionId;

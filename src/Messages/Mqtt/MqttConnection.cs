@@ -6,12 +6,18 @@ using MQTTnet.Protocol;
 namespace AiSystem.Messages.Mqtt;
 
 /// <summary>What one MQTT connection needs: who it is, what it subscribes to, its last will.</summary>
+/// <param name="CleanSession">false: the broker keeps the subscriptions and queues QoS 1 messages while the client is away.</param>
+/// <param name="WillPayload">Made anew for every connect, so the will carries a fresh timestamp.</param>
 public sealed record MqttConnectionSettings(
     string ClientId,
     IReadOnlyList<(string Topic, MqttQualityOfServiceLevel Qos)> Subscriptions,
     bool CleanSession = true,
     string? WillTopic = null,
-    byte[]? WillPayload = null);
+    Func<byte[]>? WillPayload = null)
+{
+    /// <summary>How long the broker keeps a persistent session of a client that is away (MQTT 5).</summary>
+    public static readonly TimeSpan PersistentSessionExpiry = TimeSpan.FromMinutes(10);
+}
 
 /// <summary>
 /// One MQTT client that stays connected: connects with backoff, resubscribes and re-announces after every
@@ -37,6 +43,9 @@ public sealed class MqttConnection : IAsyncDisposable
     /// <summary>Called after every successful (re)connect and subscribe, e.g. to publish a registration.</summary>
     public Func<CancellationToken, Task>? Connected { get; set; }
 
+    /// <summary>Called when an established connection is lost (not on a deliberate stop).</summary>
+    public Action? Disconnected { get; set; }
+
     public MqttConnection(MqttOptions options, MqttConnectionSettings settings, ILogger logger)
     {
         _options = options;
@@ -61,6 +70,8 @@ public sealed class MqttConnection : IAsyncDisposable
     public async Task PublishAsync(string topic, byte[] payload, MqttQualityOfServiceLevel qos, bool retain = false,
         CancellationToken cancellationToken = default)
     {
+        if (!_client.IsConnected)
+            throw new InvalidOperationException($"not connected to the MQTT broker at {HostName}:{_options.Port}");
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(topic)
             .WithPayload(payload)
@@ -85,6 +96,7 @@ public sealed class MqttConnection : IAsyncDisposable
                 _firstConnect.TrySetResult();
                 await _disconnected.Task.WaitAsync(ct).ConfigureAwait(false);
                 _logger.LogWarning("MQTT connection to {Host}:{Port} lost; reconnecting", HostName, _options.Port);
+                Disconnected?.Invoke();
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -110,12 +122,13 @@ public sealed class MqttConnection : IAsyncDisposable
             .WithTcpServer(HostName, _options.Port)
             .WithClientId(_settings.ClientId)
             .WithCleanSession(_settings.CleanSession)
+            .WithSessionExpiryInterval(_settings.CleanSession ? 0 : (uint)MqttConnectionSettings.PersistentSessionExpiry.TotalSeconds)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(5))
             .WithTimeout(TimeSpan.FromSeconds(5));
         if (!string.IsNullOrEmpty(_options.Username))
             builder.WithCredentials(_options.Username, _options.Password);
         if (_settings.WillTopic is not null && _settings.WillPayload is not null)
-            builder.WithWillTopic(_settings.WillTopic).WithWillPayload(_settings.WillPayload)
+            builder.WithWillTopic(_settings.WillTopic).WithWillPayload(_settings.WillPayload())
                 .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
