@@ -32,6 +32,8 @@ builder.Services.AddGrpc();
 builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
 
 builder.Services.AddAkka("ai-system", b => b
+    // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
+    .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
     .AddSessionManagerActor()
     .AddDispatcherActor());
 

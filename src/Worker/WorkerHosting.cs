@@ -29,7 +29,10 @@ public static class WorkerHosting
         services.AddSingleton<IResultSender, GrpcResultSender>();
         services.AddSingleton(sp => new TaskRunner(settings.Worker.EffectiveId, sp.GetRequiredService<ModelSelector>(),
             sp.GetRequiredService<IResultSender>(), settings.Worker.SimulatedDelay, sp.GetRequiredService<ILogger<TaskRunner>>()));
-        services.AddAkka("ai-system", b => b.AddWorkerActor());
+        services.AddAkka("ai-system", b => b
+            // The host stops the actor system after the MQTT edge has drained; Akka must not stop it first on SIGTERM.
+            .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
+            .AddWorkerActor());
         services.AddSingleton<WorkerMqttBridge>();
         services.AddSingleton<IWorkerStatusReporter>(sp => sp.GetRequiredService<WorkerMqttBridge>());
         services.AddHostedService(sp => sp.GetRequiredService<WorkerMqttBridge>());

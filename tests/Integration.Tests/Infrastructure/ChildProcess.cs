@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace AiSystem.Integration.Tests.Infrastructure;
@@ -65,6 +66,39 @@ public sealed class ChildProcess : IAsyncDisposable
     public string Tail(int lines = 40) =>
         $"--- last output of {Name} (pid {Pid}{(HasExited ? $", exited {_process.ExitCode}" : "")}) ---\n" +
         string.Join('\n', _output.TakeLast(lines));
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    /// <summary>Freezes the process (SIGSTOP): its sockets stay open, it does nothing.</summary>
+    public void Freeze() => Signal(19);
+
+    /// <summary>Resumes a frozen process (SIGCONT).</summary>
+    public void Resume() => Signal(18);
+
+    /// <summary>Asks the process to shut down (SIGTERM), as Docker or systemd would.</summary>
+    public void Terminate() => Signal(15);
+
+    /// <summary>Kills the process outright (SIGKILL): no goodbye, no cleanup.</summary>
+    public void Kill() => Signal(9);
+
+    private void Signal(int signal)
+    {
+        if (kill(Pid, signal) != 0)
+            throw new InvalidOperationException($"kill({Pid}, {signal}) failed: errno {Marshal.GetLastWin32Error()}");
+    }
+
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try { await _process.WaitForExitAsync(cts.Token); return true; }
+        catch (OperationCanceledException) { return false; }
+    }
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>How many output lines contain <paramref name="text"/>.</summary>
+    public int CountLines(string text) => _output.Count(l => l.Contains(text, StringComparison.Ordinal));
 
     public async Task StopAsync()
     {
