@@ -44,7 +44,8 @@ builder.Services.AddSingleton<ITaskPublisher>(sp => sp.GetRequiredService<Master
 builder.Services.AddHostedService(sp => sp.GetRequiredService<MasterMqttBridge>());
 builder.Services.AddHostedService<LocalWorkersService>();
 builder.Services.AddSingleton<MasterLifecycle>();
-builder.Services.AddHostedService<MasterDrain>(); // last: stops first, while everything it waits for still runs
+builder.Services.AddSingleton<MasterDrain>();
+builder.Services.AddSingleton<IHostLifetime, DrainingLifetime>(); // SIGTERM drains first, then stops
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = master.DrainTimeout + TimeSpan.FromSeconds(15));
 
 var app = builder.Build();

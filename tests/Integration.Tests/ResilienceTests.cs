@@ -202,4 +202,25 @@ public sealed class ResilienceTests : IAsyncLifetime
         Assert.Equal("next-worker", browser.Answers[1].Str("workerId"));
         _ledger.AssertEachAnsweredExactlyOnce([browser]);
     }
+
+    [Fact]
+    public async Task A_master_told_to_stop_refuses_new_questions_and_delivers_the_answers_in_flight_before_it_exits()
+    {
+        await StartMasterAsync();
+        StartWorker("last-worker", delay: "00:00:03");
+        await _master!.WaitForWorkersAsync(1);
+        var browser = (await BrowsersAsync(1))[0];
+        await _ledger.AskAsync(browser, "Answer me before you restart");
+        await Poll.UntilAsync(() => browser.Payloads("TaskAssigned").Count == 1, TimeSpan.FromSeconds(10), "assignment");
+
+        _master.Process.Terminate();
+        await Poll.UntilAsync(() => _master.Process.CountLines("Shutting down: waiting for 1 task(s) in flight") > 0,
+            TimeSpan.FromSeconds(10), "the master to start draining", Diagnostics);
+        var refused = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => browser.SubmitAsync("Too late?"));
+        Assert.Contains("restarting", refused.Message);
+
+        await Poll.UntilAsync(() => browser.Answers.Count == 1, TimeSpan.FromSeconds(20), "the answer in flight", Diagnostics);
+        Assert.True(await _master.Process.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the master did not exit\n" + _master.Process.Tail());
+        _ledger.AssertEachAnsweredExactlyOnce([browser]);
+    }
 }

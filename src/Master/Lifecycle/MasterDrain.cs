@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Hosting;
 using AiSystem.Master.Configuration;
@@ -15,35 +16,75 @@ public sealed class MasterLifecycle
 }
 
 /// <summary>
-/// On SIGTERM: stop taking questions, then wait (at most <c>Master__DrainTimeout</c>) until the tasks in flight are
-/// answered, so a rolling restart does not drop work that is almost done. Registered last, so it stops first,
-/// while the broker, the workers and the gRPC port are still up.
+/// Stop taking questions, then wait (at most <c>Master__DrainTimeout</c>) until the tasks in flight are answered and
+/// pushed to their browsers, so a rolling restart does not drop work that is almost done.
 /// </summary>
 public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<DispatcherActor> dispatcher, IOptions<MasterOptions> options,
-    ILogger<MasterDrain> log) : IHostedService
+    ILogger<MasterDrain> log)
 {
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public async Task DrainAsync()
     {
         lifecycle.BeginDrain();
         var deadline = DateTime.UtcNow + options.Value.DrainTimeout;
         var inFlight = 0;
-        while (DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested)
+        while (DateTime.UtcNow < deadline)
         {
             try
             {
-                var snapshot = await dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, TimeSpan.FromSeconds(2), cancellationToken);
+                var snapshot = await dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, TimeSpan.FromSeconds(2));
                 inFlight = snapshot.Tasks.Count(t => t.State == "in-flight");
             }
-            catch (Exception e) when (e is AskTimeoutException or OperationCanceledException)
+            catch (AskTimeoutException)
             {
                 break;
             }
             if (inFlight == 0) break;
             log.LogInformation("Shutting down: waiting for {Count} task(s) in flight", inFlight);
-            await Task.Delay(500, CancellationToken.None);
+            await Task.Delay(500);
         }
         if (inFlight > 0) log.LogWarning("Shutting down with {Count} task(s) still in flight", inFlight);
+    }
+}
+
+/// <summary>
+/// The master's host lifetime: SIGTERM or Ctrl+C first drains (<see cref="MasterDrain"/>), and only then stops the
+/// host. The stop must wait: stopping closes every SignalR connection at once, and answers still in flight would
+/// have nowhere to go. A second signal stops at once.
+/// </summary>
+public sealed class DrainingLifetime(IHostApplicationLifetime application, MasterDrain drain, ILogger<DrainingLifetime> log)
+    : IHostLifetime, IDisposable
+{
+    private readonly List<PosixSignalRegistration> _registrations = [];
+    private int _signals;
+
+    public Task WaitForStartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT })
+            _registrations.Add(PosixSignalRegistration.Create(signal, OnSignal));
+        return Task.CompletedTask;
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true; // the host decides when the process ends
+        if (Interlocked.Increment(ref _signals) > 1)
+        {
+            application.StopApplication();
+            return;
+        }
+        log.LogInformation("{Signal} received: draining before shutdown", context.Signal);
+        _ = Task.Run(async () =>
+        {
+            try { await drain.DrainAsync(); }
+            catch (Exception e) { log.LogError("Drain failed: {Error}", e.Message); }
+            finally { application.StopApplication(); }
+        });
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations) r.Dispose();
     }
 }
