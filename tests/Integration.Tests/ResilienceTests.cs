@@ -179,6 +179,23 @@ public sealed class ResilienceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_idle_session_expires_and_its_id_then_starts_a_new_session()
+    {
+        await StartMasterAsync(new Dictionary<string, string?> { ["Sessions__IdleTimeout"] = "00:00:02" });
+        var first = await ChatClient.ConnectAsync(_master!.BaseUrl);
+        var sessionId = first.SessionId;
+        await first.DisposeAsync();
+
+        await Poll.UntilAsync(() => _master.Process.CountLines($"Session {sessionId} expired") == 1, TimeSpan.FromSeconds(20), "the session to expire");
+
+        var later = await ChatClient.ConnectAsync(_master.BaseUrl, sessionId);
+        _browsers.Add(later);
+        Assert.False(later.Started.GetProperty("resumed").GetBoolean());
+        Assert.NotEqual(sessionId, later.SessionId);
+        Assert.Empty(later.Started.GetProperty("history").EnumerateArray());
+    }
+
+    [Fact]
     public async Task A_worker_told_to_stop_finishes_its_task_then_leaves_and_the_rest_goes_elsewhere()
     {
         await StartMasterAsync();
