@@ -1,5 +1,11 @@
-using Akka.Actor;
+using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using AiSystem.Master.Api;
+using AiSystem.Master.Cluster;
+using AiSystem.Master.Observability;
+using AiSystem.Messages.Cluster;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
 using AiSystem.Master.Configuration;
 using AiSystem.Master.Dispatch;
 using AiSystem.Master.Grpc;
@@ -12,7 +18,8 @@ using AiSystem.Messages.Mqtt;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 var builder = WebApplication.CreateBuilder(args);
-var (master, mqtt) = builder.AddMasterOptions();
+var (master, mqtt, akka) = builder.AddMasterOptions();
+var version = typeof(MasterOptions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
 // Two ports: the web page, SignalR and /api on one; gRPC without TLS needs an HTTP/2-only endpoint of its own.
 builder.WebHost.ConfigureKestrel(kestrel =>
@@ -31,11 +38,22 @@ builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 64 * 1024);
 builder.Services.AddGrpc();
 builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
 
-builder.Services.AddAkka("ai-system", b => b
+builder.Services.AddSingleton<MasterMetrics>();
+builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
+    .WithAiCluster(akka, ClusterRoles.Master, version)
+    .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
+    .WithAkkaClusterReadinessCheck(tags: [HealthTags.Ready])
     .AddSessionManagerActor()
-    .AddDispatcherActor());
+    .AddDispatcherActor()
+    .AddClusterEventsActor());
+
+// Health: live = the actor system runs; ready = broker connected, gRPC listening, in the cluster.
+builder.Services.AddHealthChecks()
+    .AddCheck<MqttHealthCheck>("mqtt", tags: [HealthTags.Ready])
+    .AddCheck<GrpcHealthCheck>("grpc", tags: [HealthTags.Ready]);
+builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MasterMetrics.MeterName).AddPrometheusExporter());
 
 if (string.IsNullOrEmpty(mqtt.Host))
     builder.Services.AddHostedService<EmbeddedBroker>();
@@ -54,12 +72,12 @@ app.UseDefaultFiles();
 app.UseStaticFiles();
 app.MapHub<ChatHub>("/hubs/chat");
 app.MapGrpcService<WorkerCallbackService>(); // answers only on the HTTP/2 port: the web port speaks HTTP/1.1
-app.MapGet("/api/workers", async (IRequiredActor<DispatcherActor> dispatcher) =>
-    (await dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, TimeSpan.FromSeconds(5))).Workers);
-app.MapGet("/api/tasks", async (IRequiredActor<DispatcherActor> dispatcher) =>
-    (await dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, TimeSpan.FromSeconds(5))).Tasks);
+app.MapOperatorApi();
+app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Live) });
+app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
+app.MapPrometheusScrapingEndpoint("/metrics");
 
-app.Logger.LogInformation("AiSystem master: web on port {HttpPort}, gRPC on port {GrpcPort}, MQTT {Broker}, {LocalWorkers} local worker(s)",
-    master.HttpPort, master.GrpcPort, string.IsNullOrEmpty(mqtt.Host) ? $"embedded broker on port {mqtt.Port}" : $"{mqtt.Host}:{mqtt.Port}",
-    master.LocalWorkers);
+app.Logger.LogInformation("AiSystem master {Version}: web on port {HttpPort}, gRPC on port {GrpcPort}, MQTT {Broker}, cluster {Address}, {LocalWorkers} local worker(s)",
+    version, master.HttpPort, master.GrpcPort, string.IsNullOrEmpty(mqtt.Host) ? $"embedded broker on port {mqtt.Port}" : $"{mqtt.Host}:{mqtt.Port}",
+    AkkaOptions.AddressOf(akka.Hostname, akka.EffectivePort(ClusterRoles.Master)), master.LocalWorkers);
 app.Run();

@@ -1,5 +1,8 @@
+using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using AiSystem.Messages.Cluster;
 using AiSystem.Messages.Mqtt;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AiSystem.Worker;
 
@@ -29,10 +32,22 @@ public static class WorkerHosting
         services.AddSingleton<IResultSender, GrpcResultSender>();
         services.AddSingleton(sp => new TaskRunner(settings.Worker.EffectiveId, sp.GetRequiredService<ModelSelector>(),
             sp.GetRequiredService<IResultSender>(), settings.Worker.SimulatedDelay, sp.GetRequiredService<ILogger<TaskRunner>>()));
-        services.AddAkka("ai-system", b => b
+        var version = typeof(WorkerHosting).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+        services.AddHealthChecks()
+            .AddCheck<MqttHealthCheck>("mqtt", tags: [HealthTags.Ready]);
+        services.AddAkka(AkkaOptions.SystemName, b => b
             // The host stops the actor system after the MQTT edge has drained; Akka must not stop it first on SIGTERM.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
+            .WithAiCluster(settings.Akka, ClusterRoles.Worker, version)
+            .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
+            // Without the cluster the worker still serves over MQTT: degraded, not unready.
+            .WithAkkaClusterReadinessCheck(HealthStatus.Degraded, [HealthTags.Ready])
+            .WithActors((system, _, resolver) =>
+                ClusterHosting.ReportClusterJoin(system, resolver.GetService<ILoggerFactory>().CreateLogger("AiSystem.Worker.Cluster"),
+                    TimeSpan.FromSeconds(15)))
             .AddWorkerActor());
+        if (settings.Worker.HealthPort > 0)
+            services.AddHostedService<HealthEndpoint>();
         services.AddSingleton<WorkerMqttBridge>();
         services.AddSingleton<IWorkerStatusReporter>(sp => sp.GetRequiredService<WorkerMqttBridge>());
         services.AddHostedService(sp => sp.GetRequiredService<WorkerMqttBridge>());

@@ -25,9 +25,12 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
     private long _completed;
     private string _lastStatus = WorkerStatuses.Idle;
 
+    private readonly IServiceProvider _services;
+
     public WorkerMqttBridge(WorkerSettings settings, IRequiredActor<WorkerActor> worker, MqttLogSink logSink,
-        ILogger<WorkerMqttBridge> log)
+        IServiceProvider services, ILogger<WorkerMqttBridge> log)
     {
+        _services = services;
         _settings = settings;
         _workerId = settings.Worker.EffectiveId;
         _topics = settings.Mqtt.Topics;
@@ -77,8 +80,10 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         // Heartbeats go on while running tasks finish, so the master does not give them away meanwhile.
+        // (Not when the actor system is already gone, e.g. after this node left the cluster: nothing runs then.)
         try
         {
+            if (ActorSystem.WhenTerminated.IsCompleted) throw new OperationCanceledException();
             await _worker.ActorRef.Ask<WorkerDrained>(StopTakingTasks.Instance, _settings.Worker.ShutdownTimeout, cancellationToken);
         }
         catch (Exception e) when (e is AskTimeoutException or OperationCanceledException)
@@ -117,6 +122,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
             HeartbeatIntervalMs = (long)_settings.Worker.HeartbeatInterval.TotalMilliseconds,
             Version = typeof(WorkerMqttBridge).Assembly.GetName().Version?.ToString(3),
             Host = Environment.MachineName,
+            ClusterAddress = ClusterAddress(),
             Provider = _settings.Llm.Provider == "auto"
                 ? (string.IsNullOrEmpty(_settings.Gemini.ApiKey) ? "auto (simulated without a key)" : "gemini")
                 : _settings.Llm.Provider,
@@ -127,6 +133,15 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
         lock (_gate) (active, status) = (_active, _lastStatus);
         await _connection.PublishAsync(_topics.Status, WireJson.Serialize(Status(status, active)), MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
         _log.LogInformation("Worker {WorkerId} registered ({Capacity} slot(s))", _workerId, _settings.Worker.Capacity);
+    }
+
+    private ActorSystem ActorSystem => _services.GetRequiredService<ActorSystem>();
+
+    /// <summary>This worker's address in the cluster, e.g. <c>akka.tcp://ai-system@host:40123</c>.</summary>
+    private string? ClusterAddress()
+    {
+        try { return Akka.Cluster.Cluster.Get(ActorSystem).SelfAddress.ToString(); }
+        catch (Exception) { return null; }
     }
 
     private Task OnMessageAsync(string topic, ReadOnlySequence<byte> payload)

@@ -1,3 +1,4 @@
+using AiSystem.Messages.Cluster;
 using AiSystem.Messages.Mqtt;
 
 namespace AiSystem.Worker;
@@ -15,6 +16,8 @@ public sealed class WorkerOptions
     public string Language { get; set; } = "CSharp";
     /// <summary>On SIGTERM, how long running tasks may take to finish before the worker leaves anyway.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Port of the small HTTP endpoint with <c>/healthz/live</c> and <c>/healthz/ready</c>; 0 = none.</summary>
+    public int HealthPort { get; set; }
 
     public string EffectiveId => string.IsNullOrWhiteSpace(Id) ? _generatedId : Id;
     private readonly string _generatedId = $"csharp-worker-{Guid.NewGuid().ToString("N")[..8]}";
@@ -42,7 +45,7 @@ public sealed class GeminiOptions
 }
 
 /// <summary>Everything the worker reads, bound and checked once at start.</summary>
-public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, GeminiOptions Gemini, MqttOptions Mqtt)
+public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, GeminiOptions Gemini, MqttOptions Mqtt, AkkaOptions Akka)
 {
     public static WorkerSettings Load(IConfiguration config)
     {
@@ -50,6 +53,7 @@ public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, Gemini
         var llm = config.GetSection(LlmOptions.Section).Get<LlmOptions>() ?? new LlmOptions();
         var gemini = config.GetSection(GeminiOptions.Section).Get<GeminiOptions>() ?? new GeminiOptions();
         var mqtt = config.GetSection(MqttOptions.Section).Get<MqttOptions>() ?? new MqttOptions();
+        var akka = config.GetSection(AkkaOptions.Section).Get<AkkaOptions>() ?? new AkkaOptions();
         if (string.IsNullOrEmpty(gemini.ApiKey)) gemini.ApiKey = config["GEMINI_API_KEY"] ?? "";
         // A worker always needs a broker; by default the one a master on this machine embeds.
         if (string.IsNullOrWhiteSpace(mqtt.Host)) mqtt.Host = "localhost";
@@ -66,7 +70,9 @@ public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, Gemini
         if (!Uri.TryCreate(gemini.BaseUrl, UriKind.Absolute, out _))
             errors.Add($"Gemini__BaseUrl must be an absolute URL, got '{gemini.BaseUrl}'.");
         if (mqtt.Validate() is { } mqttError) errors.Add(mqttError);
+        if (akka.Validate() is { } akkaError) errors.Add(akkaError);
+        if (worker.HealthPort is < 0 or > 65535) errors.Add($"Worker__HealthPort must be between 0 (off) and 65535, got {worker.HealthPort}.");
         if (errors.Count > 0) throw new InvalidOperationException("Invalid worker settings: " + string.Join(" ", errors));
-        return new WorkerSettings(worker, llm, gemini, mqtt);
+        return new WorkerSettings(worker, llm, gemini, mqtt, akka);
     }
 }

@@ -38,7 +38,7 @@ public sealed class AbuseTests : IAsyncLifetime
     {
         var settings = new Dictionary<string, string?> { ["Worker__SimulatedDelay"] = delay };
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>()) settings[k] = v;
-        var worker = MasterProcess.StartWorker(id, _broker.Port, settings);
+        var worker = _master!.StartWorker(id, settings);
         _workers.Add(worker);
         return worker;
     }

@@ -16,8 +16,8 @@ public sealed class EndToEndTests : IAsyncLifetime
         _broker = await Mosquitto.StartAsync();
         _logs = await LogListener.StartAsync(_broker.Port);
         _master = await MasterProcess.StartAsync(_broker, localWorkers: 0);
-        _workers.Add(MasterProcess.StartWorker("e2e-worker-a", _broker.Port));
-        _workers.Add(MasterProcess.StartWorker("e2e-worker-b", _broker.Port));
+        _workers.Add(_master.StartWorker("e2e-worker-a"));
+        _workers.Add(_master.StartWorker("e2e-worker-b"));
         await _master.WaitForWorkersAsync(2);
     }
 

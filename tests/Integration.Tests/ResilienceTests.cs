@@ -29,7 +29,7 @@ public sealed class ResilienceTests : IAsyncLifetime
 
     private ChildProcess StartWorker(string id, string delay = "00:00:02", int capacity = 1)
     {
-        var worker = MasterProcess.StartWorker(id, _broker.Port, new Dictionary<string, string?>
+        var worker = _master!.StartWorker(id, new Dictionary<string, string?>
         {
             ["Worker__SimulatedDelay"] = delay,
             ["Worker__HeartbeatInterval"] = "00:00:00.500",

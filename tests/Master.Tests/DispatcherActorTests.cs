@@ -32,7 +32,7 @@ public class DispatcherActorTests : TestKit
         _sessions = CreateTestProbe();
         var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
         _dispatcher = Sys.ActorOf(Props.Create(() =>
-            new DispatcherActor(_publisher, _sessions.Ref, settings, NullLogger<DispatcherActor>.Instance)));
+            new DispatcherActor(_publisher, _sessions.Ref, settings, new AiSystem.Master.Observability.MasterMetrics(), NullLogger<DispatcherActor>.Instance)));
     }
 
     private static WorkerRegistered Register(string id, int capacity = 1) =>

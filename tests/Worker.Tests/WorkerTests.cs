@@ -192,7 +192,8 @@ public class ModelRetryPolicyTests
 public class WorkerActorTests : TestKit
 {
     private static WorkerSettings Settings(int capacity) =>
-        new(new WorkerOptions { Id = "w1", Capacity = capacity }, new LlmOptions { Provider = "simulated" }, new GeminiOptions(), new MqttOptions());
+        new(new WorkerOptions { Id = "w1", Capacity = capacity }, new LlmOptions { Provider = "simulated" }, new GeminiOptions(), new MqttOptions(),
+            new AiSystem.Messages.Cluster.AkkaOptions());
 
     private static TaskMessage Task(string id) => new()
     {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AiSystem.Messages.Cluster;
 using AiSystem.Messages.Mqtt;
 
 namespace AiSystem.Master.Configuration;
@@ -9,7 +10,7 @@ public static class OptionsRegistration
     /// Binds every section the master reads and validates it now, so a bad setting stops start-up with a message
     /// that names it (e.g. <c>Master__GrpcPort</c>) instead of failing later.
     /// </summary>
-    public static (MasterOptions Master, MqttOptions Mqtt) AddMasterOptions(this WebApplicationBuilder builder)
+    public static (MasterOptions Master, MqttOptions Mqtt, AkkaOptions Akka) AddMasterOptions(this WebApplicationBuilder builder)
     {
         var config = builder.Configuration;
         var master = Bind<MasterOptions>(config, MasterOptions.Section);
@@ -17,12 +18,16 @@ public static class OptionsRegistration
         var dispatch = Bind<DispatchOptions>(config, DispatchOptions.Section);
         var limits = Bind<LimitsOptions>(config, LimitsOptions.Section);
         var sessions = Bind<SessionsOptions>(config, SessionsOptions.Section);
+        var akka = Bind<AkkaOptions>(config, AkkaOptions.Section);
+        var admin = Bind<Api.AdminOptions>(config, Api.AdminOptions.Section);
 
         var errors = new List<string>();
         Validate(master, MasterOptions.Section, errors);
         Validate(dispatch, DispatchOptions.Section, errors);
         Validate(limits, LimitsOptions.Section, errors);
         if (mqtt.Validate() is { } mqttError) errors.Add(mqttError);
+        if (akka.Validate() is { } akkaError) errors.Add(akkaError);
+        if (master.DrainTimeout < TimeSpan.Zero) errors.Add($"Master__DrainTimeout must not be negative, got {master.DrainTimeout}.");
         if (master.HttpPort == master.GrpcPort)
             errors.Add($"Master__HttpPort and Master__GrpcPort must differ (both are {master.GrpcPort}).");
         if (dispatch.TaskTimeout <= TimeSpan.Zero) errors.Add($"Dispatch__TaskTimeout must be positive, got {dispatch.TaskTimeout}.");
@@ -35,7 +40,9 @@ public static class OptionsRegistration
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(dispatch));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(limits));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(sessions));
-        return (master, mqtt);
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(akka));
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(admin));
+        return (master, mqtt, akka);
     }
 
     private static T Bind<T>(IConfiguration config, string section) where T : new()

@@ -12,6 +12,8 @@ public sealed record QueuedEffect(DispatchTask Task, int Position) : DispatchEff
 public sealed record CompletedEffect(DispatchTask Task, TaskResult Result) : DispatchEffect;
 /// <summary>Tell the session its task failed for good, and why.</summary>
 public sealed record FailedEffect(DispatchTask Task, string Error) : DispatchEffect;
+/// <summary>A task was taken from its worker and goes to another (for the log and the metrics).</summary>
+public sealed record RedispatchEffect(DispatchTask Task, string Reason) : DispatchEffect;
 /// <summary>A worker was declared gone (for the log).</summary>
 public sealed record WorkerLostEffect(string WorkerId, string Reason, int TasksReturned) : DispatchEffect;
 
@@ -57,6 +59,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     public WorkerRegistry Workers { get; } = new();
     public TaskQueue Queue { get; } = new();
     public IEnumerable<DispatchTask> InFlight => _inFlight.Values;
+    public int InFlightCount => _inFlight.Count;
     public DispatchPolicy Policy => policy;
 
     /// <summary>False while the master has no broker connection: nothing can be published, nobody can be heard.</summary>
@@ -107,6 +110,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
                 w.Host = before.Host;
                 w.Version = before.Version;
                 w.Provider = before.Provider;
+                w.ClusterAddress = before.ClusterAddress;
                 w.HeartbeatInterval = heartbeatInterval ?? before.HeartbeatInterval;
                 w.Completed = before.Completed;
             });
@@ -125,6 +129,15 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
             TakeBack(task, $"its worker {workerId} went {reason}", effects);
         effects.Insert(0, new WorkerLostEffect(workerId, reason, orphans.Count));
         effects.AddRange(Drain(reportPositions: orphans.Count > 0));
+        return effects;
+    }
+
+    /// <summary>The cluster removed the node at <paramref name="address"/>: every worker living there is gone now.</summary>
+    public IReadOnlyList<DispatchEffect> RemoveWorkersAt(string address)
+    {
+        var effects = new List<DispatchEffect>();
+        foreach (var id in Workers.All.Where(w => w.ClusterAddress == address).Select(w => w.Id).ToList())
+            effects.AddRange(RemoveWorker(id, "removed from the cluster", saidGoodbye: false));
         return effects;
     }
 
@@ -243,6 +256,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
             return;
         }
         Queue.EnqueueFirst(task with { WorkerId = null, AssignedAt = null, Deadline = null, PreviousWorkerId = task.WorkerId });
+        effects.Add(new RedispatchEffect(task, why));
     }
 
     /// <summary>Hands queued tasks to free slots; when any left the queue, the rest hear their new positions.</summary>

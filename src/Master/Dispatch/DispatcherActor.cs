@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using AiSystem.Master.Configuration;
+using AiSystem.Master.Observability;
 using AiSystem.Master.Sessions;
 using AiSystem.Messages;
 using AiSystem.Messages.Grpc;
@@ -23,8 +24,12 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public DispatcherActor(ITaskPublisher publisher, IActorRef sessions, DispatcherSettings settings, ILogger<DispatcherActor> log)
+    private readonly MasterMetrics _metrics;
+
+    public DispatcherActor(ITaskPublisher publisher, IActorRef sessions, DispatcherSettings settings, MasterMetrics metrics,
+        ILogger<DispatcherActor> log)
     {
+        _metrics = metrics;
         _publisher = publisher;
         _sessions = sessions;
         _log = log;
@@ -37,6 +42,8 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
             Sender.Tell(decision);
             if (decision.Status == SubmitStatus.Rejected)
                 _log.LogWarning("Task {TaskId} of session {SessionId} refused: {Reason}", m.Task.TaskId, m.Task.SessionId, decision.Error);
+            else
+                _metrics.Received();
             Apply(decision.Effects);
         });
 
@@ -50,6 +57,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
                 w.Host = r.Host ?? "";
                 w.Version = r.Version ?? "";
                 w.Provider = r.Provider ?? "";
+                w.ClusterAddress = string.IsNullOrEmpty(r.ClusterAddress) ? null : r.ClusterAddress;
                 w.HeartbeatInterval = r.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(r.HeartbeatIntervalMs.Value) : null;
             });
             _log.LogInformation("Worker {WorkerId} {Action} ({Language}, {Capacity} slot(s), provider {Provider})",
@@ -85,6 +93,8 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
 
         Receive<DispatchTick>(_ => Apply(_state.Tick()));
 
+        Receive<ClusterNodeRemoved>(m => Apply(_state.RemoveWorkersAt(m.Address)));
+
         Receive<ResultReceived>(m =>
         {
             var decision = _state.Complete(m.Result);
@@ -112,6 +122,13 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
 
     private void Apply(IReadOnlyList<DispatchEffect> effects)
     {
+        ApplyEffects(effects);
+        var busy = _state.Workers.All.Count(w => w.ActiveTasks.Count > 0);
+        _metrics.SetState(_state.Queue.Count, _state.InFlightCount, _state.Workers.Count - busy, busy);
+    }
+
+    private void ApplyEffects(IReadOnlyList<DispatchEffect> effects)
+    {
         foreach (var effect in effects)
         {
             switch (effect)
@@ -124,11 +141,21 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
                     _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskQueuedNotice(task.TaskId, position)));
                     break;
                 case CompletedEffect(var task, var result):
+                    if (string.IsNullOrEmpty(result.Error))
+                        _metrics.Answered(DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(task.Timestamp),
+                            TimeSpan.FromMilliseconds(result.ProcessingTimeMs));
+                    else
+                        _metrics.Failed();
                     _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskCompletedNotice(task.TaskId, result)));
                     break;
                 case FailedEffect(var task, var error):
+                    _metrics.Failed();
                     _log.LogWarning("Task {TaskId} of session {SessionId} failed: {Error}", task.TaskId, task.SessionId, error);
                     _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskFailedNotice(task.TaskId, error, Retryable: true)));
+                    break;
+                case RedispatchEffect(var task, var reason):
+                    _metrics.Redispatched();
+                    _log.LogInformation("Task {TaskId} goes to another worker: {Reason}", task.TaskId, reason);
                     break;
                 case WorkerLostEffect(var workerId, var reason, var returned):
                     _log.LogWarning("Worker {WorkerId} is gone ({Reason}); {Count} task(s) of it go to other workers", workerId, reason, returned);
@@ -164,7 +191,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         var workers = _state.Workers.All
             .OrderBy(w => w.Sequence)
             .Select(w => new WorkerView(w.Id, w.Language, w.Host, w.Status, w.ReportedStatus, w.Capacity, w.ActiveTasks.Count,
-                w.LastSeen, w.Completed, w.Provider, w.Version))
+                w.LastSeen, w.Completed, w.Provider, w.Version, w.ClusterAddress))
             .ToList();
         var tasks = _state.Queue.Positions()
             .Select(p => new TaskView(p.Task.TaskId, p.Task.SessionId, "queued", null, p.Task.Attempt, p.Position, null, p.Task.Timestamp))
@@ -190,8 +217,9 @@ public static class DispatcherActorHosting
                 resolver.GetService<IOptions<DispatchOptions>>().Value, resolver.GetService<IOptions<LimitsOptions>>().Value);
             var publisher = resolver.GetService<ITaskPublisher>();
             var log = resolver.GetService<ILogger<DispatcherActor>>();
+            var metrics = resolver.GetService<MasterMetrics>();
             var sessions = registry.Get<SessionManagerActor>();
             registry.Register<DispatcherActor>(system.ActorOf(
-                Props.Create(() => new DispatcherActor(publisher, sessions, settings, log)), "dispatcher"));
+                Props.Create(() => new DispatcherActor(publisher, sessions, settings, metrics, log)), "dispatcher"));
         });
 }

@@ -23,12 +23,15 @@ public sealed record GetDispatchSnapshot
 }
 
 public sealed record WorkerView(string Id, string Language, string Host, string Status, string ReportedStatus, int Capacity,
-    int ActiveTasks, DateTimeOffset LastSeen, long Completed, string Provider, string Version);
+    int ActiveTasks, DateTimeOffset LastSeen, long Completed, string Provider, string Version, string? ClusterAddress);
 
 public sealed record TaskView(string TaskId, string SessionId, string State, string? WorkerId, int Attempt, int? Position,
     DateTimeOffset? AssignedAt, long Timestamp);
 
 public sealed record DispatchSnapshot(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks);
+
+/// <summary>From the cluster watcher: the node at this address left the cluster; a worker there is gone.</summary>
+public sealed record ClusterNodeRemoved(string Address);
 
 /// <summary>From the MQTT edge: the master's own broker connection came up or went down.</summary>
 public sealed record BrokerConnectionChanged(bool Connected);

@@ -8,6 +8,8 @@ public sealed class WorkerInfo
     public string Host { get; set; } = "";
     public string Version { get; set; } = "";
     public string Provider { get; set; } = "";
+    /// <summary>The worker's Akka cluster address, when it is a cluster member.</summary>
+    public string? ClusterAddress { get; set; }
     public int Capacity { get; set; } = 1;
     public TimeSpan? HeartbeatInterval { get; set; }
     /// <summary>What the worker last said of itself (idle/busy/offline).</summary>

@@ -1,4 +1,5 @@
 using AiSystem.Master.Configuration;
+using AiSystem.Messages.Cluster;
 using AiSystem.Messages.Mqtt;
 using AiSystem.Worker;
 using Microsoft.Extensions.Options;
@@ -10,7 +11,7 @@ namespace AiSystem.Master.LocalWorkers;
 /// system and gRPC client) running the same code as <c>src/Worker</c>, over loopback MQTT and gRPC.
 /// </summary>
 public sealed class LocalWorkersService(IConfiguration configuration, IOptions<MasterOptions> master, IOptions<MqttOptions> mqtt,
-    IHostApplicationLifetime lifetime, ILogger<LocalWorkersService> log) : IHostedService
+    IOptions<AkkaOptions> akka, IHostApplicationLifetime lifetime, ILogger<LocalWorkersService> log) : IHostedService
 {
     private readonly List<IHost> _workers = [];
     private Task _starting = Task.CompletedTask;
@@ -35,6 +36,10 @@ public sealed class LocalWorkersService(IConfiguration configuration, IOptions<M
             {
                 ["Mqtt:Host"] = string.IsNullOrEmpty(mqtt.Value.Host) ? "127.0.0.1" : mqtt.Value.Host,
                 ["Worker:Id"] = $"csharp-local-{n}-{suffix}",
+                // Cluster members of their own (any free port), joining this master.
+                ["Akka:Port"] = "0",
+                ["Akka:SeedNodes"] = AkkaOptions.AddressOf(akka.Value.Hostname, akka.Value.EffectivePort(ClusterRoles.Master)),
+                ["Worker:HealthPort"] = "0",
             });
             builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);

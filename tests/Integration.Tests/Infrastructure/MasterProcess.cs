@@ -10,11 +10,14 @@ public sealed class MasterProcess : IAsyncDisposable
     public int HttpPort { get; }
     public int GrpcPort { get; }
     public int MqttPort { get; }
+    public int AkkaPort { get; }
+    public string ClusterAddress => $"akka.tcp://ai-system@localhost:{AkkaPort}";
     public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
     public HttpClient Http { get; }
 
-    private MasterProcess(ChildProcess process, int httpPort, int grpcPort, int mqttPort)
+    private MasterProcess(ChildProcess process, int httpPort, int grpcPort, int mqttPort, int akkaPort)
     {
+        AkkaPort = akkaPort;
         Process = process;
         HttpPort = httpPort;
         GrpcPort = grpcPort;
@@ -25,7 +28,7 @@ public sealed class MasterProcess : IAsyncDisposable
     /// <param name="broker">null: the master starts its embedded broker on a free port.</param>
     public static async Task<MasterProcess> StartAsync(Mosquitto? broker, int localWorkers, IDictionary<string, string?>? settings = null)
     {
-        var (http, grpc) = (FreePort.Next(), FreePort.Next());
+        var (http, grpc, akka) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
         var mqttPort = broker?.Port ?? FreePort.Next();
         var env = new Dictionary<string, string?>
         {
@@ -35,6 +38,8 @@ public sealed class MasterProcess : IAsyncDisposable
             ["Master__LocalWorkers"] = localWorkers.ToString(),
             ["Mqtt__Host"] = broker is null ? "" : "127.0.0.1",
             ["Mqtt__Port"] = mqttPort.ToString(),
+            ["Akka__Hostname"] = "localhost",
+            ["Akka__Port"] = akka.ToString(),
             ["Worker__SimulatedDelay"] = "00:00:00.300",
             ["Worker__HeartbeatInterval"] = "00:00:01",
             ["GEMINI_API_KEY"] = "",
@@ -42,7 +47,7 @@ public sealed class MasterProcess : IAsyncDisposable
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) env[k] = v;
 
         var process = ChildProcess.StartApp("master", "Master", env);
-        var master = new MasterProcess(process, http, grpc, mqttPort);
+        var master = new MasterProcess(process, http, grpc, mqttPort, akka);
         try
         {
             await Poll.UntilAsync(async () => (await master.Http.GetAsync("/")).IsSuccessStatusCode,
@@ -63,13 +68,16 @@ public sealed class MasterProcess : IAsyncDisposable
         Poll.UntilAsync(async () => (await WorkersAsync()).Length >= count, timeout ?? TimeSpan.FromSeconds(60),
             $"{count} registered worker(s)", () => Process.Tail());
 
-    /// <summary>A worker process (src/Worker) against the given broker.</summary>
-    public static ChildProcess StartWorker(string name, int mqttPort, IDictionary<string, string?>? settings = null)
+    /// <summary>A worker process (src/Worker) against this master's broker, joining its cluster.</summary>
+    public ChildProcess StartWorker(string name, IDictionary<string, string?>? settings = null)
     {
         var env = new Dictionary<string, string?>
         {
             ["Mqtt__Host"] = "127.0.0.1",
-            ["Mqtt__Port"] = mqttPort.ToString(),
+            ["Mqtt__Port"] = MqttPort.ToString(),
+            ["Akka__Hostname"] = "localhost",
+            ["Akka__Port"] = "0",
+            ["Akka__SeedNodes"] = ClusterAddress,
             ["Worker__Id"] = name,
             ["Worker__SimulatedDelay"] = "00:00:00.300",
             ["Worker__HeartbeatInterval"] = "00:00:01",

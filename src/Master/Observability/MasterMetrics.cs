@@ -1,0 +1,61 @@
+using System.Diagnostics.Metrics;
+
+namespace AiSystem.Master.Observability;
+
+/// <summary>
+/// The master's metrics (OpenTelemetry <see cref="Meter"/> "AiSystem.Master", scraped at <c>/metrics</c>): questions
+/// received / answered / failed, re-dispatches, queue length, tasks in flight, workers by status, end-to-end and model
+/// latency. The dispatcher is the only writer.
+/// </summary>
+public sealed class MasterMetrics : IDisposable
+{
+    public const string MeterName = "AiSystem.Master";
+
+    private readonly Meter _meter = new(MeterName, typeof(MasterMetrics).Assembly.GetName().Version?.ToString(3));
+    private readonly Counter<long> _received;
+    private readonly Counter<long> _answered;
+    private readonly Counter<long> _failed;
+    private readonly Counter<long> _redispatched;
+    private readonly Histogram<double> _endToEnd;
+    private readonly Histogram<double> _model;
+    private volatile int _queued, _inFlight, _idle, _busy;
+
+    public MasterMetrics()
+    {
+        _received = _meter.CreateCounter<long>("aisystem.questions.received", description: "Questions accepted from browsers");
+        _answered = _meter.CreateCounter<long>("aisystem.questions.answered", description: "Questions answered");
+        _failed = _meter.CreateCounter<long>("aisystem.questions.failed", description: "Questions that ended in a failure");
+        _redispatched = _meter.CreateCounter<long>("aisystem.tasks.redispatched", description: "Tasks given to another worker");
+        _endToEnd = _meter.CreateHistogram<double>("aisystem.answer.latency", unit: "s", description: "From question to answer at the master");
+        _model = _meter.CreateHistogram<double>("aisystem.model.latency", unit: "s", description: "Processing time reported by the worker");
+        _meter.CreateObservableGauge("aisystem.queue.length", () => _queued, description: "Questions waiting for a worker");
+        _meter.CreateObservableGauge("aisystem.tasks.in_flight", () => _inFlight, description: "Tasks assigned and not answered yet");
+        _meter.CreateObservableGauge("aisystem.workers", () => new[]
+        {
+            new Measurement<int>(_idle, new KeyValuePair<string, object?>("status", "idle")),
+            new Measurement<int>(_busy, new KeyValuePair<string, object?>("status", "busy")),
+        }, description: "Registered workers by status");
+    }
+
+    public void Received() => _received.Add(1);
+
+    public void Answered(TimeSpan endToEnd, TimeSpan model)
+    {
+        _answered.Add(1);
+        _endToEnd.Record(endToEnd.TotalSeconds);
+        _model.Record(model.TotalSeconds);
+    }
+
+    public void Failed() => _failed.Add(1);
+    public void Redispatched() => _redispatched.Add(1);
+
+    public void SetState(int queued, int inFlight, int idleWorkers, int busyWorkers)
+    {
+        _queued = queued;
+        _inFlight = inFlight;
+        _idle = idleWorkers;
+        _busy = busyWorkers;
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

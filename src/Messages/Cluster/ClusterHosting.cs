@@ -1,0 +1,105 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AiSystem.Messages.Cluster;
+
+/// <summary>The <c>Akka</c> configuration section: this node's remoting address and the cluster's seed nodes.</summary>
+public sealed class AkkaOptions
+{
+    public const string Section = "Akka";
+    public const string SystemName = "ai-system";
+    public const int MasterDefaultPort = 4053;
+
+    /// <summary>The host name other nodes reach this one by (in Swarm: the service or container name).</summary>
+    public string Hostname { get; set; } = "localhost";
+    /// <summary>Remoting port; 0 = any free port. Default: 4053 for a master, 0 for a worker.</summary>
+    public int? Port { get; set; }
+    /// <summary>Comma-separated seed node addresses; default: the master on this machine.</summary>
+    public string SeedNodes { get; set; } = "";
+    /// <summary>How long an unreachable node may stay unreachable before the split brain resolver downs it.</summary>
+    public TimeSpan DownUnreachableAfter { get; set; } = TimeSpan.FromSeconds(20);
+
+    public int EffectivePort(string role) => Port ?? (role == ClusterRoles.Master ? MasterDefaultPort : 0);
+
+    public static string AddressOf(string host, int port) => $"akka.tcp://{SystemName}@{host}:{port}";
+
+    public IReadOnlyList<string> EffectiveSeedNodes(string role)
+    {
+        var seeds = SeedNodes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (seeds.Length > 0) return seeds;
+        return role == ClusterRoles.Master
+            ? [AddressOf(Hostname, EffectivePort(role))]
+            : [AddressOf("localhost", MasterDefaultPort)];
+    }
+
+    /// <summary>A message naming the bad setting, or null.</summary>
+    public string? Validate()
+    {
+        if (Port is < 0 or > 65535) return $"Akka__Port must be between 0 and 65535, got {Port}.";
+        if (string.IsNullOrWhiteSpace(Hostname)) return "Akka__Hostname must not be empty.";
+        foreach (var seed in EffectiveSeedNodes(ClusterRoles.Worker))
+            if (!ActorPath.TryParseAddress(seed, out _))
+                return $"Akka__SeedNodes has '{seed}', which is not an address like akka.tcp://{SystemName}@host:4053.";
+        if (DownUnreachableAfter <= TimeSpan.Zero) return $"Akka__DownUnreachableAfter must be positive, got {DownUnreachableAfter}.";
+        return null;
+    }
+}
+
+public static class ClusterRoles
+{
+    public const string Master = "master";
+    public const string Worker = "worker";
+}
+
+public static class ClusterHosting
+{
+    /// <summary>
+    /// Makes this actor system a member of the one <c>ai-system</c> cluster with the given role: remoting from
+    /// <c>Akka__Hostname</c>/<c>Akka__Port</c>, seed nodes from <c>Akka__SeedNodes</c>, the app version on every member,
+    /// and the split brain resolver on. Its strategy is keep-oldest of the master role: workers come and go by the
+    /// dozen (scaling, crashes), so counting heads (keep-majority) could let a crowd of dead workers outvote the
+    /// master; the partition with the oldest master always survives. A worker that is downed keeps serving tasks
+    /// over MQTT (it only stops being a member); one that is asked to leave leaves and stops.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithAiCluster(this AkkaConfigurationBuilder builder, AkkaOptions options, string role, string appVersion)
+    {
+        var port = options.EffectivePort(role);
+        return builder
+            .WithRemoting(new RemoteOptions { HostName = "0.0.0.0", PublicHostName = options.Hostname, Port = port })
+            .WithClustering(new ClusterOptions
+            {
+                Roles = [role],
+                SeedNodes = [.. options.EffectiveSeedNodes(role)],
+                AppVersion = appVersion,
+                SplitBrainResolver = new KeepOldestOption { Role = ClusterRoles.Master, DownIfAlone = false },
+            })
+            .AddHocon($$"""
+                akka.cluster.split-brain-resolver.stable-after = {{(int)options.DownUnreachableAfter.TotalMilliseconds}}ms
+                akka.cluster.log-info = off
+                akka.cluster.run-coordinated-shutdown-when-down = {{(role == ClusterRoles.Master ? "on" : "off")}}
+                """, HoconAddMode.Prepend);
+    }
+
+    /// <summary>Logs when this node is up in the cluster, and warns (once) when it still is not after a while.</summary>
+    public static void ReportClusterJoin(ActorSystem system, ILogger log, TimeSpan patience)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var joined = 0;
+        cluster.RegisterOnMemberUp(() =>
+        {
+            Interlocked.Exchange(ref joined, 1);
+            log.LogInformation("Joined the cluster as {Address}", cluster.SelfAddress);
+        });
+        system.Scheduler.Advanced.ScheduleOnce(patience, () =>
+        {
+            if (Volatile.Read(ref joined) == 0)
+                log.LogWarning("Not in the cluster after {Patience} (seed nodes unreachable?); still serving tasks over MQTT. Address {Address}",
+                    patience, cluster.SelfAddress);
+        });
+    }
+}
