@@ -312,4 +312,20 @@ public class DispatchStateTests
         Assert.Empty(effects);
         Assert.Equal("w1", Assert.Single(_state.InFlight).WorkerId);
     }
+
+    [Fact]
+    public void When_the_cluster_removes_a_node_its_worker_is_gone_at_once_and_its_task_moves()
+    {
+        _state.Register("w1", 1, w => w.ClusterAddress = "akka.tcp://ai-system@host-1:4100");
+        var task = NewTask();
+        _state.Submit(task);
+        _state.Register("w2", 1, w => w.ClusterAddress = "akka.tcp://ai-system@host-2:4100");
+
+        var effects = _state.RemoveWorkersAt("akka.tcp://ai-system@host-1:4100");
+
+        Assert.Equal("w1", Assert.Single(effects.OfType<WorkerLostEffect>()).WorkerId);
+        Assert.Single(effects.OfType<RedispatchEffect>());
+        Assert.Equal((task.TaskId, "w2", 2), effects.OfType<AssignEffect>().Select(e => (e.Task.TaskId, e.Task.WorkerId!, e.Task.Attempt)).Single());
+        Assert.Empty(_state.RemoveWorkersAt("akka.tcp://ai-system@nowhere:1"));
+    }
 }

@@ -59,3 +59,41 @@ public class SessionTests
     [InlineData(null, false)]
     public void Only_master_made_session_ids_are_valid(string? id, bool valid) => Assert.Equal(valid, SessionIds.IsValid(id));
 }
+
+public class AdminTokenTests
+{
+    [Theory]
+    [InlineData("", null, true)]
+    [InlineData("", "Bearer anything", true)]
+    [InlineData("s3cret", null, false)]
+    [InlineData("s3cret", "Bearer s3cret", true)]
+    [InlineData("s3cret", "bearer s3cret", true)]
+    [InlineData("s3cret", "Bearer s3cret2", false)]
+    [InlineData("s3cret", "Bearer ", false)]
+    [InlineData("s3cret", "Basic s3cret", false)]
+    [InlineData("s3cret", "s3cret", false)]
+    public void The_admin_token_is_required_only_when_configured(string configured, string? header, bool allowed) =>
+        Assert.Equal(allowed, AiSystem.Master.Api.AdminToken.Allows(configured, header));
+}
+
+public class AkkaOptionsTests
+{
+    [Fact]
+    public void A_master_seeds_itself_and_a_worker_seeds_the_local_master_by_default()
+    {
+        var options = new AiSystem.Messages.Cluster.AkkaOptions { Hostname = "master-1" };
+        Assert.Equal(["akka.tcp://ai-system@master-1:4053"], options.EffectiveSeedNodes("master"));
+        Assert.Equal(["akka.tcp://ai-system@localhost:4053"], options.EffectiveSeedNodes("worker"));
+        Assert.Equal((4053, 0), (options.EffectivePort("master"), options.EffectivePort("worker")));
+    }
+
+    [Fact]
+    public void Seed_nodes_are_a_comma_separated_list_and_a_bad_one_is_named()
+    {
+        var options = new AiSystem.Messages.Cluster.AkkaOptions { SeedNodes = "akka.tcp://ai-system@a:4053, akka.tcp://ai-system@b:4053" };
+        Assert.Equal(2, options.EffectiveSeedNodes("worker").Count);
+        Assert.Null(options.Validate());
+        var bad = new AiSystem.Messages.Cluster.AkkaOptions { SeedNodes = "master:4053" };
+        Assert.Contains("master:4053", bad.Validate());
+    }
+}

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using AiSystem.Master.Configuration;
 using AiSystem.Master.Dispatch;
+using AiSystem.Master.Sessions;
 using Microsoft.Extensions.Options;
 
 namespace AiSystem.Master.Lifecycle;
@@ -19,9 +20,11 @@ public sealed class MasterLifecycle
 /// Stop taking questions, then wait (at most <c>Master__DrainTimeout</c>) until the tasks in flight are answered and
 /// pushed to their browsers, so a rolling restart does not drop work that is almost done.
 /// </summary>
-public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<DispatcherActor> dispatcher, IOptions<MasterOptions> options,
-    ILogger<MasterDrain> log)
+public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<DispatcherActor> dispatcher,
+    IRequiredActor<SessionManagerActor> sessions, IOptions<MasterOptions> options, ILogger<MasterDrain> log)
 {
+    private static readonly TimeSpan TransportGrace = TimeSpan.FromMilliseconds(500);
+
     public async Task DrainAsync()
     {
         lifecycle.BeginDrain();
@@ -43,6 +46,12 @@ public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<Dispat
             await Task.Delay(500);
         }
         if (inFlight > 0) log.LogWarning("Shutting down with {Count} task(s) still in flight", inFlight);
+        // The last answers are on their way to the browsers: let them arrive before the connections close.
+        try { await sessions.ActorRef.Ask<PushesFlushed>(FlushPushes.Instance, TimeSpan.FromSeconds(5)); }
+        catch (AskTimeoutException) { log.LogWarning("Shutting down before every browser got its last events"); }
+        // A push is "sent" once it is in the connection's buffer; stopping closes the connections at once, so give
+        // the transports a moment to put the last bytes on the wire.
+        await Task.Delay(TransportGrace);
     }
 }
 

@@ -105,6 +105,8 @@ public sealed class SessionActor : ReceiveActor
                 Push(HubEvents.TaskFailed, new TaskFailedEvent(m.TaskId, m.Error, m.Retryable));
         });
 
+        Receive<FlushPushes>(_ => _pushes.ContinueWith(_ => PushesFlushed.Instance, TaskScheduler.Default).PipeTo(Sender));
+
         Receive<ReceiveTimeout>(_ =>
         {
             if (_connections.Count > 0 || _history.Pending > 0) return;

@@ -35,6 +35,14 @@ public sealed class SessionManagerActor : ReceiveActor
             session.Forward(m);
         });
 
+        Receive<FlushPushes>(_ =>
+        {
+            var flushes = Context.GetChildren()
+                .Select(child => child.Ask<PushesFlushed>(FlushPushes.Instance, TimeSpan.FromSeconds(5)))
+                .ToList();
+            Task.WhenAll(flushes).ContinueWith(_ => PushesFlushed.Instance, TaskScheduler.Default).PipeTo(Sender);
+        });
+
         Receive<SessionEnvelope>(m =>
         {
             var child = SessionIds.IsValid(m.SessionId) ? Context.Child(ChildName(m.SessionId)) : ActorRefs.Nobody;

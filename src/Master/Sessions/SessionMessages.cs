@@ -20,6 +20,17 @@ public sealed record SubmitOutcome(string? TaskId, string? Status, int? Position
     public static SubmitOutcome Refused(string error) => new(null, null, null, error);
 }
 
+/// <summary>Shutting down: every session finishes sending what it has to its browsers. Replies <see cref="PushesFlushed"/>.</summary>
+public sealed record FlushPushes
+{
+    public static readonly FlushPushes Instance = new();
+}
+
+public sealed record PushesFlushed
+{
+    public static readonly PushesFlushed Instance = new();
+}
+
 // From the dispatcher.
 public sealed record TaskQueuedNotice(string TaskId, int Position);
 public sealed record TaskAssignedNotice(string TaskId, string WorkerId, int Attempt);

@@ -133,7 +133,9 @@ public sealed class MqttConnection : IAsyncDisposable
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        await _client.ConnectAsync(builder.Build(), timeout.Token).ConfigureAwait(false);
+        var connected = await _client.ConnectAsync(builder.Build(), timeout.Token).ConfigureAwait(false);
+        if (connected.ResultCode != MqttClientConnectResultCode.Success)
+            throw new InvalidOperationException($"the broker refused the connection ({connected.ResultCode}{(string.IsNullOrEmpty(connected.ReasonString) ? "" : ": " + connected.ReasonString)})");
 
         if (_settings.Subscriptions.Count > 0)
         {

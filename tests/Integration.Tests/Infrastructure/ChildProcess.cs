@@ -97,6 +97,9 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>After exit: waits until the redirected output has been read to its end.</summary>
+    public Task WaitForOutputAsync() => _process.WaitForExitAsync();
+
     /// <summary>How many output lines contain <paramref name="text"/>.</summary>
     public int CountLines(string text) => _output.Count(l => l.Contains(text, StringComparison.Ordinal));
 

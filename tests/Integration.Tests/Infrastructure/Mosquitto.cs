@@ -3,13 +3,13 @@ namespace AiSystem.Integration.Tests.Infrastructure;
 /// <summary>A Mosquitto broker of the test's own: its own config file, a free loopback port.</summary>
 public sealed class Mosquitto : IAsyncDisposable
 {
-    private ChildProcess _process;
+    private ChildProcess? _process;
     private readonly string _dir;
     private readonly string _binary;
 
     public int Port { get; }
 
-    private Mosquitto(ChildProcess process, string dir, string binary, int port)
+    private Mosquitto(ChildProcess? process, string dir, string binary, int port)
     {
         _process = process;
         _dir = dir;
@@ -20,35 +20,32 @@ public sealed class Mosquitto : IAsyncDisposable
     private string Config => Path.Combine(_dir, "mosquitto.conf");
 
     /// <summary>Kills the broker (as a crash would): every client loses its connection at once.</summary>
-    public Task StopAsync() => _process.DisposeAsync().AsTask();
+    public Task StopAsync() => _process?.DisposeAsync().AsTask() ?? Task.CompletedTask;
 
-    /// <summary>Starts the broker again on the same port, with nothing remembered.</summary>
+    /// <summary>A broker with its port and config chosen, not started yet (start it with <see cref="RestartAsync"/>).</summary>
+    public static async Task<Mosquitto> PrepareAsync()
+    {
+        var binary = Binary();
+        var port = FreePort.Next();
+        var dir = Directory.CreateTempSubdirectory("aisystem-mosquitto-").FullName;
+        await WriteConfigAsync(dir, port);
+        return new Mosquitto(null, dir, binary, port);
+    }
+
+    /// <summary>Starts the broker (again) on its port, with nothing remembered.</summary>
     public async Task RestartAsync()
     {
         _process = ChildProcess.Start("mosquitto", _binary, ["-c", Config], _dir);
-        await Poll.UntilAsync(() => FreePort.IsOpenAsync(Port), TimeSpan.FromSeconds(10), $"mosquitto on port {Port} again", () => _process.Tail());
+        var process = _process;
+        await Poll.UntilAsync(() => FreePort.IsOpenAsync(Port), TimeSpan.FromSeconds(10), $"mosquitto on port {Port}", () => process.Tail());
     }
 
     public static async Task<Mosquitto> StartAsync()
     {
-        var binary = new[] { "/usr/sbin/mosquitto", "/usr/bin/mosquitto" }.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("mosquitto is not installed (apt-get install mosquitto); ./test.sh installs it.");
-        var port = FreePort.Next();
-        var dir = Directory.CreateTempSubdirectory("aisystem-mosquitto-").FullName;
-        var conf = Path.Combine(dir, "mosquitto.conf");
-        await File.WriteAllTextAsync(conf, $"""
-            listener {port} 127.0.0.1
-            allow_anonymous true
-            persistence false
-            log_dest stdout
-            log_type error
-            log_type warning
-            """);
-        var process = ChildProcess.Start("mosquitto", binary, ["-c", conf], dir);
-        var broker = new Mosquitto(process, dir, binary, port);
+        var broker = await PrepareAsync();
         try
         {
-            await Poll.UntilAsync(() => FreePort.IsOpenAsync(port), TimeSpan.FromSeconds(10), $"mosquitto on port {port}", () => process.Tail());
+            await broker.RestartAsync();
         }
         catch
         {
@@ -58,9 +55,27 @@ public sealed class Mosquitto : IAsyncDisposable
         return broker;
     }
 
+    private static string Binary() =>
+        new[] { "/usr/sbin/mosquitto", "/usr/bin/mosquitto" }.FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException("mosquitto is not installed (apt-get install mosquitto); ./test.sh installs it.");
+
+    private static async Task<string> WriteConfigAsync(string dir, int port)
+    {
+        var conf = Path.Combine(dir, "mosquitto.conf");
+        await File.WriteAllTextAsync(conf, $"""
+            listener {port} 127.0.0.1
+            allow_anonymous true
+            persistence false
+            log_dest stdout
+            log_type error
+            log_type warning
+            """);
+        return conf;
+    }
+
     public async ValueTask DisposeAsync()
     {
-        await _process.DisposeAsync();
+        if (_process is not null) await _process.DisposeAsync();
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 }

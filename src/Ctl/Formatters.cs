@@ -1,0 +1,67 @@
+namespace AiSystem.Ctl;
+
+/// <summary>The <c>pbm cluster show</c> layout: <c>address | [roles] | status | reachability | version</c>.</summary>
+public static class ClusterShowFormatter
+{
+    public static IReadOnlyList<string> Format(ClusterState state)
+    {
+        var table = new TableWriter(header: null, separator: " | ");
+        foreach (var m in state.Members.OrderBy(m => m.Address, AkkaAddressComparer.Instance))
+            table.AddRow(Text.OneLine(m.Address), Roles(m.Roles), Text.Cell(m.Status), Text.Cell(m.Reachability), Text.Cell(m.AppVersion));
+        return [.. table.Lines(), $"Count: {state.Members.Count} nodes"];
+    }
+
+    /// <summary><c>[master]</c>, <c>[master,worker]</c>, <c>[]</c>.</summary>
+    public static string Roles(IEnumerable<string>? roles) =>
+        "[" + string.Join(",", (roles ?? []).Select(r => Text.OneLine(r))) + "]";
+}
+
+/// <summary>One line per cluster event: <c>HH:mm:ss.fff  member-up  akka.tcp://...  [worker]</c>.</summary>
+public static class ClusterEventFormatter
+{
+    /// <summary>The longest event name (<c>member-weakly-up</c>), so the addresses line up.</summary>
+    private const int EventWidth = 16;
+
+    public static string Format(ClusterEvent e, TimeZoneInfo zone)
+    {
+        var name = Text.OneLine(e.Event, 40).PadRight(EventWidth);
+        var address = e.Address is null
+            ? (e.Event == "leader-changed" ? "(no leader)" : "-")
+            : Text.OneLine(e.Address, 200);
+        var line = $"{Age.ClockTime(e.Timestamp, zone)}  {name}  {address}";
+        if (e.Roles is { Count: > 0 }) line += "  " + ClusterShowFormatter.Roles(e.Roles);
+        return line;
+    }
+}
+
+/// <summary>The <c>aictl workers</c> table.</summary>
+public static class WorkersFormatter
+{
+    public static readonly string[] Header = ["ID", "LANGUAGE", "HOST", "STATUS", "SLOTS", "LAST SEEN", "COMPLETED"];
+
+    public static IReadOnlyList<string> Format(IReadOnlyCollection<WorkerInfo> workers, DateTimeOffset now)
+    {
+        var table = new TableWriter(Header);
+        foreach (var w in workers.OrderBy(w => w.Id, StringComparer.Ordinal))
+            table.AddRow(Text.Cell(w.Id), Text.Cell(w.Language), Text.Cell(w.Host), Text.Cell(w.Status),
+                $"{w.ActiveTasks}/{w.Capacity}", Age.Ago(w.LastSeen, now), w.Completed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return [.. table.Lines(), $"Count: {workers.Count} workers"];
+    }
+}
+
+/// <summary>The <c>aictl tasks</c> table, in the master's order.</summary>
+public static class TasksFormatter
+{
+    public static readonly string[] Header = ["TASK", "STATE", "WORKER", "ATTEMPT", "POSITION", "AGE"];
+
+    public static IReadOnlyList<string> Format(IReadOnlyCollection<TaskInfo> tasks, DateTimeOffset now)
+    {
+        var table = new TableWriter(Header);
+        foreach (var t in tasks)
+            table.AddRow(Text.Cell(t.TaskId), Text.Cell(t.State), Text.Cell(t.WorkerId), t.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                t.Position?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-", Age.Since(t.Timestamp, now));
+        var queued = tasks.Count(t => t.IsQueued);
+        var inFlight = tasks.Count(t => t.IsInFlight);
+        return [.. table.Lines(), $"Count: {tasks.Count} tasks ({queued} queued, {inFlight} in flight)"];
+    }
+}
