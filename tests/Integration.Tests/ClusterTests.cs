@@ -171,7 +171,21 @@ public sealed class ClusterTests : IAsyncLifetime
         Assert.True(allowed.ExitCode == 0, allowed.Output);
         Assert.Contains("Count: 1 nodes", allowed.Output);
 
-        _workers["metrics-worker"] = _master.StartWorker("metrics-worker", new Dictionary<string, string?> { ["Worker__SimulatedDelay"] = "00:00:00.100" });
+        var workerHealthPort = FreePort.Next();
+        _workers["metrics-worker"] = _master.StartWorker("metrics-worker", new Dictionary<string, string?>
+        {
+            ["Worker__SimulatedDelay"] = "00:00:00.100",
+            ["Worker__HealthPort"] = workerHealthPort.ToString(),
+        });
+        using (var workerHealth = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{workerHealthPort}") })
+        {
+            await Poll.UntilAsync(async () => (await workerHealth.GetAsync("/healthz/ready")).IsSuccessStatusCode, TimeSpan.FromSeconds(30),
+                "the worker's own readiness", Diagnostics);
+            var live = await workerHealth.GetStringAsync("/healthz/live");
+            Assert.StartsWith("Healthy", live);
+            var ready = await workerHealth.GetStringAsync("/healthz/ready");
+            Assert.Contains("mqtt: Healthy", ready);
+        }
         _master.Http.DefaultRequestHeaders.Authorization = new("Bearer", token);
         await _master.WaitForWorkersAsync(1);
         var browser = await ChatClient.ConnectAsync(_master.BaseUrl);
