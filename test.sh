@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of AiSystem: unit, contract, Gemini client (fake server), end-to-end with real processes and
-# Mosquitto, and the chat page in Chromium. Installs what the tests need when missing. Ends with "N passed, N failed".
+# Runs every test of AiSystem: unit, contract, Gemini client (fake server), end-to-end with real processes,
+# Mosquitto and PostgreSQL, and the chat page in Chromium. Installs what the tests need when missing (apt).
+# Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing ${need[*]} (apt)..."
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -18,7 +18,7 @@ using AiSystem.Messages.Mqtt;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 var builder = WebApplication.CreateBuilder(args);
-var (master, mqtt, akka) = builder.AddMasterOptions();
+var (master, mqtt, akka, persistence) = builder.AddMasterOptions();
 var version = typeof(MasterOptions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
 // Two ports: the web page, SignalR and /api on one; gRPC without TLS needs an HTTP/2-only endpoint of its own.
@@ -43,6 +43,7 @@ builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
     .WithAiCluster(akka, ClusterRoles.Master, version)
+    .WithAiPersistence(persistence, builder.Environment.ContentRootPath)
     .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
     .WithAkkaClusterReadinessCheck(tags: [HealthTags.Ready])
     .AddSessionManagerActor()

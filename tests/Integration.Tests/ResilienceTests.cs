@@ -179,20 +179,31 @@ public sealed class ResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_idle_session_expires_and_its_id_then_starts_a_new_session()
+    public async Task An_idle_session_passivates_and_comes_back_from_its_journal_with_its_history()
     {
         await StartMasterAsync(new Dictionary<string, string?> { ["Sessions__IdleTimeout"] = "00:00:02" });
-        var first = await ChatClient.ConnectAsync(_master!.BaseUrl);
+        StartWorker("idle-worker", delay: "00:00:00.100");
+        await _master!.WaitForWorkersAsync(1);
+        var first = await ChatClient.ConnectAsync(_master.BaseUrl);
         var sessionId = first.SessionId;
+        await first.SubmitAsync("Remember me while I sleep");
+        await Poll.UntilAsync(() => first.Answers.Count == 1, TimeSpan.FromSeconds(20), "the answer");
         await first.DisposeAsync();
 
-        await Poll.UntilAsync(() => _master.Process.CountLines($"Session {sessionId} expired") == 1, TimeSpan.FromSeconds(20), "the session to expire");
+        await Poll.UntilAsync(() => _master.Process.CountLines($"Session {sessionId} passivated") == 1, TimeSpan.FromSeconds(20), "the session to passivate");
 
         var later = await ChatClient.ConnectAsync(_master.BaseUrl, sessionId);
         _browsers.Add(later);
-        Assert.False(later.Started.GetProperty("resumed").GetBoolean());
-        Assert.NotEqual(sessionId, later.SessionId);
-        Assert.Empty(later.Started.GetProperty("history").EnumerateArray());
+        Assert.True(later.Started.GetProperty("resumed").GetBoolean());
+        Assert.Equal(sessionId, later.SessionId);
+        var item = Assert.Single(later.Started.GetProperty("history").EnumerateArray());
+        Assert.Contains("Remember me while I sleep", item.Str("response"));
+
+        // An id the master never saw starts a new, empty session.
+        var stranger = await ChatClient.ConnectAsync(_master.BaseUrl, Guid.NewGuid().ToString());
+        _browsers.Add(stranger);
+        Assert.False(stranger.Started.GetProperty("resumed").GetBoolean());
+        Assert.Empty(stranger.Started.GetProperty("history").EnumerateArray());
     }
 
     [Fact]

@@ -27,7 +27,13 @@ public class DispatcherActorTests : TestKit
     private readonly Akka.TestKit.TestProbe _sessions;
     private readonly IActorRef _dispatcher;
 
-    public DispatcherActorTests()
+    // The dispatcher journals what it accepts; the tests use Akka's in-memory journal.
+    private const string InMemoryPersistence = """
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+        """;
+
+    public DispatcherActorTests() : base(InMemoryPersistence)
     {
         _sessions = CreateTestProbe();
         var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
@@ -74,8 +80,8 @@ public class DispatcherActorTests : TestKit
 
         _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "hi!" }), TestActor);
         Assert.True(ExpectMsg<ResultAck>().Success);
-        var done = Assert.IsType<TaskCompletedNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
-        Assert.Equal("hi!", done.Result.AiResponse);
+        var done = Assert.IsType<TaskOutcomeNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
+        Assert.Equal(("hi!", "hello", "w1"), (done.Outcome.Response, done.Outcome.Query, done.Outcome.WorkerId));
     }
 
     [Fact]
@@ -89,5 +95,44 @@ public class DispatcherActorTests : TestKit
         var worker = Assert.Single(snapshot.Workers);
         Assert.Equal(("w1", 2, 1, "busy"), (worker.Id, worker.Capacity, worker.ActiveTasks, worker.Status));
         Assert.Equal(("t1", "in-flight", "w1"), (snapshot.Tasks[0].TaskId, snapshot.Tasks[0].State, snapshot.Tasks[0].WorkerId));
+    }
+
+    [Fact]
+    public void A_restarted_dispatcher_recovers_its_queue_its_tasks_in_flight_and_undelivered_outcomes()
+    {
+        _dispatcher.Tell(Register("w1"));
+        foreach (var id in new[] { "t1", "t2", "t3" })
+        {
+            _dispatcher.Tell(new SubmitTask(new DispatchTask(id, "s1", "q-" + id, "secret-key", 1)), TestActor);
+            ExpectMsg<SubmitDecision>();
+        }
+        // t1 is in flight on w1 and gets its answer; t2 is in flight? no: w1 has one slot, so t2 and t3 wait.
+        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "a1" }), TestActor);
+        Assert.True(ExpectMsg<ResultAck>().Success);
+        _sessions.ReceiveWhile<object>(TimeSpan.FromMilliseconds(300), m => m);
+        Watch(_dispatcher);
+        Sys.Stop(_dispatcher);
+        ExpectTerminated(_dispatcher);
+
+        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
+        var again = Sys.ActorOf(Props.Create(() =>
+            new DispatcherActor(_publisher, _sessions.Ref, settings, new AiSystem.Master.Observability.MasterMetrics(), NullLogger<DispatcherActor>.Instance)));
+
+        // The outcome of t1 was never confirmed by its session: it is delivered again (the session stores it once).
+        var redelivered = Assert.IsType<TaskOutcomeNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
+        Assert.Equal(("t1", "a1"), (redelivered.Outcome.TaskId, redelivered.Outcome.Response));
+        again.Tell(new OutcomeStored("t1"));
+
+        again.Tell(GetDispatchSnapshot.Instance, TestActor);
+        var snapshot = ExpectMsg<DispatchSnapshot>();
+        Assert.Equal(("t2", "in-flight", "w1"), (snapshot.Tasks.Single(t => t.TaskId == "t2").TaskId, snapshot.Tasks.Single(t => t.TaskId == "t2").State, snapshot.Tasks.Single(t => t.TaskId == "t2").WorkerId));
+        Assert.Equal("queued", snapshot.Tasks.Single(t => t.TaskId == "t3").State);
+        Assert.DoesNotContain(snapshot.Tasks, t => t.TaskId == "t1");
+
+        // w1's late result for t2 is still accepted (it owns t2 after the restart), and a second one for t1 is a duplicate.
+        again.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t2", SessionId = "s1", AiResponse = "a2" }), TestActor);
+        Assert.True(ExpectMsg<ResultAck>().Success);
+        again.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "again" }), TestActor);
+        Assert.Contains("duplicate", ExpectMsg<ResultAck>().Message);
     }
 }

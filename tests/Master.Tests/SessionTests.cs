@@ -20,6 +20,9 @@ public class SessionTests
     [Fact]
     public void A_question_at_the_limit_is_accepted() => Assert.Null(new QueryValidator(10).Validate("0123456789"));
 
+    private static AiSystem.Master.Dispatch.TaskOutcome Outcome(string taskId, string? response, string? error = null) =>
+        new(taskId, "s", "q-" + taskId, response, error, true, "w", "simulated", 5, 99);
+
     [Fact]
     public void History_keeps_exactly_one_outcome_per_task()
     {
@@ -28,27 +31,38 @@ public class SessionTests
         history.Add("t2", "q2", 2);
         Assert.Equal(2, history.Pending);
 
-        Assert.True(history.Complete("t2", new TaskResult { AiResponse = "a2", WorkerId = "w", ProcessingTimeMs = 5, Provider = "simulated" }));
-        Assert.False(history.Complete("t2", new TaskResult { AiResponse = "again" }));
-        Assert.False(history.Complete("unknown", new TaskResult { AiResponse = "x" }));
-        Assert.True(history.Complete("t1", new TaskResult { Error = "quota" }));
+        Assert.True(history.Record(Outcome("t2", "a2")));
+        Assert.False(history.Record(Outcome("t2", "again")));
+        Assert.True(history.Record(Outcome("t1", null, "quota")));
 
         Assert.Equal(["t1", "t2"], history.Items.Select(i => i.TaskId));
         Assert.Equal("a2", history.Find("t2")!.Response);
-        Assert.Equal("quota", history.Find("t1")!.Error);
+        Assert.Equal(("quota", true), (history.Find("t1")!.Error, history.Find("t1")!.Retryable));
         Assert.Equal(0, history.Pending);
     }
 
     [Fact]
-    public void Removing_a_refused_question_keeps_the_others_findable()
+    public void An_outcome_that_arrives_before_its_question_is_stored_is_kept_with_its_query()
     {
         var history = new SessionHistory();
-        history.Add("t1", "q1", 1);
+        Assert.True(history.Record(Outcome("t9", "fast")));
+        Assert.False(history.Add("t9", "q-t9", 1)); // the question arriving later adds nothing
+        var item = Assert.Single(history.Items);
+        Assert.Equal(("q-t9", "fast"), (item.Query, item.Response));
+    }
+
+    [Fact]
+    public void Retention_drops_the_oldest_finished_items_and_keeps_what_is_pending()
+    {
+        var history = new SessionHistory(maxItems: 3);
+        history.Add("t1", "q1", 1);           // pending: kept
         history.Add("t2", "q2", 2);
+        history.Record(Outcome("t2", "a2"));
         history.Add("t3", "q3", 3);
-        history.Remove("t2");
-        Assert.Equal(["t1", "t3"], history.Items.Select(i => i.TaskId));
-        Assert.Equal("q3", history.Find("t3")!.Query);
+        history.Record(Outcome("t3", "a3"));
+        history.Add("t4", "q4", 4);
+
+        Assert.Equal(["t1", "t3", "t4"], history.Items.Select(i => i.TaskId));
     }
 
     [Theory]

@@ -45,4 +45,17 @@ public sealed class SessionsOptions
     public const string Section = "Sessions";
 
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+    /// <summary>Questions (with their outcomes) a session keeps; older finished ones are dropped.</summary>
+    [Range(1, 100_000)] public int MaxHistory { get; set; } = 200;
+}
+
+/// <summary>The <c>Persistence</c> section: where sessions and the dispatcher journal their events.</summary>
+public sealed class PersistenceOptions
+{
+    public const string Section = "Persistence";
+
+    /// <summary><c>sqlite</c> (an embedded file, the default) or <c>postgresql</c>.</summary>
+    public string Provider { get; set; } = "sqlite";
+    /// <summary>Default for SQLite: <c>Data Source=data/aisystem.db</c> under the master's content root.</summary>
+    public string ConnectionString { get; set; } = "";
 }

@@ -10,7 +10,7 @@ public static class OptionsRegistration
     /// Binds every section the master reads and validates it now, so a bad setting stops start-up with a message
     /// that names it (e.g. <c>Master__GrpcPort</c>) instead of failing later.
     /// </summary>
-    public static (MasterOptions Master, MqttOptions Mqtt, AkkaOptions Akka) AddMasterOptions(this WebApplicationBuilder builder)
+    public static (MasterOptions Master, MqttOptions Mqtt, AkkaOptions Akka, PersistenceOptions Persistence) AddMasterOptions(this WebApplicationBuilder builder)
     {
         var config = builder.Configuration;
         var master = Bind<MasterOptions>(config, MasterOptions.Section);
@@ -20,11 +20,15 @@ public static class OptionsRegistration
         var sessions = Bind<SessionsOptions>(config, SessionsOptions.Section);
         var akka = Bind<AkkaOptions>(config, AkkaOptions.Section);
         var admin = Bind<Api.AdminOptions>(config, Api.AdminOptions.Section);
+        var persistence = Bind<PersistenceOptions>(config, PersistenceOptions.Section);
 
         var errors = new List<string>();
         Validate(master, MasterOptions.Section, errors);
         Validate(dispatch, DispatchOptions.Section, errors);
         Validate(limits, LimitsOptions.Section, errors);
+        Validate(sessions, SessionsOptions.Section, errors);
+        if (persistence.Provider.Trim().ToLowerInvariant() is not ("sqlite" or "postgresql" or "postgres"))
+            errors.Add($"Persistence__Provider must be sqlite or postgresql, got '{persistence.Provider}'.");
         if (mqtt.Validate() is { } mqttError) errors.Add(mqttError);
         if (akka.Validate() is { } akkaError) errors.Add(akkaError);
         if (master.DrainTimeout < TimeSpan.Zero) errors.Add($"Master__DrainTimeout must not be negative, got {master.DrainTimeout}.");
@@ -42,7 +46,7 @@ public static class OptionsRegistration
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(sessions));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(akka));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(admin));
-        return (master, mqtt, akka);
+        return (master, mqtt, akka, persistence);
     }
 
     private static T Bind<T>(IConfiguration config, string section) where T : new()

@@ -65,12 +65,34 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     /// <summary>False while the master has no broker connection: nothing can be published, nobody can be heard.</summary>
     public bool BrokerConnected { get; private set; } = true;
 
+    /// <summary>Null when a new task may be accepted now, else why not (the queue is full).</summary>
+    public string? Refusal() =>
+        Queue.Count >= policy.MaxQueuedTasks && (!BrokerConnected || Workers.PickWorker() is null)
+            ? $"The queue is full ({policy.MaxQueuedTasks} questions are waiting). Please try again in a minute."
+            : null;
+
+    /// <summary>
+    /// After a restart: the open tasks of the journal come back, queued ones in the queue (oldest first), assigned
+    /// ones in flight on their worker with their deadline; the worker gets them back when it shows up again.
+    /// </summary>
+    public void Restore(IEnumerable<LedgerEntry> open, IEnumerable<string> finished)
+    {
+        foreach (var id in finished) Remember(id);
+        foreach (var e in open.OrderBy(e => e.Timestamp))
+        {
+            var task = new DispatchTask(e.TaskId, e.SessionId, e.Query, "", e.Timestamp) { Attempt = e.Attempt };
+            if (e.WorkerId is null)
+                Queue.Enqueue(task);
+            else
+                _inFlight[e.TaskId] = task with { WorkerId = e.WorkerId, AssignedAt = e.AssignedAt, Deadline = e.Deadline };
+        }
+    }
+
     public SubmitDecision Submit(DispatchTask task)
     {
+        if (Refusal() is { } refusal)
+            return new SubmitDecision(SubmitStatus.Rejected, null, refusal, []);
         var worker = BrokerConnected ? Workers.PickWorker() : null;
-        if (Queue.Count >= policy.MaxQueuedTasks && worker is null)
-            return new SubmitDecision(SubmitStatus.Rejected, null,
-                $"The queue is full ({policy.MaxQueuedTasks} questions are waiting). Please try again in a minute.", []);
 
         if (Queue.Count == 0 && worker is not null)
             return new SubmitDecision(SubmitStatus.Assigned, null, null, [new AssignEffect(Assign(task, worker))]);
@@ -85,7 +107,10 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     {
         _departed.Remove(workerId);
         _left.Remove(workerId);
-        Workers.Register(workerId, capacity, clock(), describe);
+        var worker = Workers.Register(workerId, capacity, clock(), describe);
+        // Tasks recovered as in flight on this worker count in its slots again.
+        foreach (var t in _inFlight.Values)
+            if (t.WorkerId == workerId) worker.ActiveTasks.Add(t.TaskId);
         return Drain();
     }
 

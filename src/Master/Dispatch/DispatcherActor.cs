@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using Akka.Persistence;
 using AiSystem.Master.Configuration;
 using AiSystem.Master.Observability;
 using AiSystem.Master.Sessions;
@@ -12,10 +13,17 @@ namespace AiSystem.Master.Dispatch;
 
 /// <summary>
 /// The single owner of worker state and of the task queue. Decisions are made by <see cref="DispatchState"/>;
-/// this actor feeds it messages and carries out the effects (MQTT publish, session notices).
+/// this actor feeds it messages and carries out the effects (MQTT publish, session notices). What it has accepted,
+/// assigned and finished is journaled (<see cref="TaskLedger"/>), so a restarted master queues, owns or re-dispatches
+/// every open task again, and delivers every outcome its session has not stored yet.
 /// </summary>
-public sealed class DispatcherActor : ReceiveActor, IWithTimers
+public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
 {
+    private const int SnapshotEvery = 500;
+    private readonly TaskLedger _ledger = new();
+
+    public override string PersistenceId => "dispatcher";
+
     private readonly DispatchState _state;
     private readonly ITaskPublisher _publisher;
     private readonly IActorRef _sessions;
@@ -36,18 +44,41 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         _grpcEndpoint = settings.GrpcEndpoint;
         _state = new DispatchState(settings.Policy, () => DateTimeOffset.UtcNow);
 
-        Receive<SubmitTask>(m =>
+        Recover<SnapshotOffer>(offer =>
         {
-            var decision = _state.Submit(m.Task);
-            Sender.Tell(decision);
-            if (decision.Status == SubmitStatus.Rejected)
-                _log.LogWarning("Task {TaskId} of session {SessionId} refused: {Reason}", m.Task.TaskId, m.Task.SessionId, decision.Error);
-            else
-                _metrics.Received();
-            Apply(decision.Effects);
+            if (offer.Snapshot is DispatcherSnapshot snapshot) _ledger.Restore(snapshot);
+        });
+        Recover<IDispatchEvent>(_ledger.Apply);
+        Recover<RecoveryCompleted>(_ =>
+        {
+            _state.Restore(_ledger.Open, _ledger.Finished);
+            if (_ledger.Open.Count + _ledger.Outbox.Count > 0)
+                _log.LogInformation("Dispatcher recovered {Open} open task(s) and {Outbox} outcome(s) to deliver",
+                    _ledger.Open.Count, _ledger.Outbox.Count);
+            foreach (var outcome in _ledger.Outbox) Deliver(outcome);
+            UpdateGauges();
         });
 
-        Receive<WorkerRegistered>(m =>
+        Command<SubmitTask>(m =>
+        {
+            if (_state.Refusal() is { } refusal)
+            {
+                _log.LogWarning("Task {TaskId} of session {SessionId} refused: {Reason}", m.Task.TaskId, m.Task.SessionId, refusal);
+                Sender.Tell(new SubmitDecision(SubmitStatus.Rejected, null, refusal, []));
+                return;
+            }
+            var t = m.Task;
+            // Accepted means journaled: the reply waits for the write.
+            Record(new TaskAccepted(t.TaskId, t.SessionId, t.Query, t.Timestamp), sync: true, then: () =>
+            {
+                var decision = _state.Submit(m.Task);
+                Sender.Tell(decision);
+                _metrics.Received();
+                Apply(decision.Effects);
+            });
+        });
+
+        Command<WorkerRegistered>(m =>
         {
             var r = m.Registration;
             var known = _state.Workers.Find(r.WorkerId) is not null;
@@ -65,7 +96,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
             Apply(effects);
         });
 
-        Receive<WorkerStatusReported>(m =>
+        Command<WorkerStatusReported>(m =>
         {
             var s = m.Status;
             if (s.Status == WorkerStatuses.Offline)
@@ -78,38 +109,51 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
             }
         });
 
-        Receive<WorkerHeartbeatReceived>(m =>
+        Command<WorkerHeartbeatReceived>(m =>
         {
             var h = m.Heartbeat;
             Apply(_state.Touch(h.WorkerId, h.Status, h.Capacity,
                 h.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(h.HeartbeatIntervalMs.Value) : null));
         });
 
-        Receive<BrokerConnectionChanged>(m =>
+        Command<BrokerConnectionChanged>(m =>
         {
             _log.LogInformation("Broker connection {State}", m.Connected ? "up: dispatching resumes" : "down: dispatching paused");
             Apply(_state.SetBrokerConnected(m.Connected));
         });
 
-        Receive<DispatchTick>(_ => Apply(_state.Tick()));
+        Command<DispatchTick>(_ => Apply(_state.Tick()));
 
-        Receive<ClusterNodeRemoved>(m => Apply(_state.RemoveWorkersAt(m.Address)));
+        Command<ClusterNodeRemoved>(m => Apply(_state.RemoveWorkersAt(m.Address)));
 
-        Receive<ResultReceived>(m =>
+        Command<ResultReceived>(m =>
         {
             var decision = _state.Complete(m.Result);
-            Sender.Tell(new ResultAck { Success = decision.Status != ResultStatus.Refused, Message = decision.Message });
+            var ack = new ResultAck { Success = decision.Status != ResultStatus.Refused, Message = decision.Message };
             if (decision.Status == ResultStatus.Refused)
                 _log.LogWarning("Result from worker {WorkerId} for task {TaskId} refused: {Reason}",
                     m.Result.WorkerId, m.Result.TaskId, decision.Message);
             else if (decision.Status == ResultStatus.Duplicate)
                 _log.LogInformation("Duplicate result for task {TaskId} from worker {WorkerId} dropped", m.Result.TaskId, m.Result.WorkerId);
-            Apply(decision.Effects);
+            if (decision.Status != ResultStatus.Accepted)
+            {
+                Sender.Tell(ack);
+                return;
+            }
+            // The worker hears "accepted" only once the outcome is journaled: from then on it cannot be lost.
+            var replyTo = Sender;
+            Apply(decision.Effects, () => replyTo.Tell(ack));
         });
 
-        Receive<GetDispatchSnapshot>(_ => Sender.Tell(Snapshot()));
+        Command<OutcomeStored>(m =>
+        {
+            if (_ledger.Outbox.Any(o => o.TaskId == m.TaskId))
+                Record(new OutcomeDelivered(m.TaskId), sync: false);
+        });
 
-        Receive<TaskPublishFailed>(m =>
+        Command<GetDispatchSnapshot>(_ => Sender.Tell(Snapshot()));
+
+        Command<TaskPublishFailed>(m =>
         {
             _log.LogWarning("Task {TaskId} could not be published to worker {WorkerId} ({Error}); it waits in the queue",
                 m.Task.TaskId, m.Task.WorkerId, m.Error);
@@ -117,15 +161,63 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         });
     }
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
+        base.PreStart();
         Timers.StartPeriodicTimer("tick", DispatchTick.Instance, DispatchPolicy.TickInterval);
+    }
 
-    private void Apply(IReadOnlyList<DispatchEffect> effects)
+    /// <summary>Writes an event to the journal and to the ledger; <paramref name="sync"/> holds other commands until it is written.</summary>
+    private void Record(IDispatchEvent e, bool sync, Action? then = null)
+    {
+        void Done(IDispatchEvent written)
+        {
+            _ledger.Apply(written);
+            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_ledger.Snapshot());
+            then?.Invoke();
+        }
+        if (sync) Persist(e, Done);
+        else PersistAsync(e, Done);
+    }
+
+    /// <param name="afterOutcomes">Runs once every outcome among the effects is journaled (e.g. acking the worker).</param>
+    private void Apply(IReadOnlyList<DispatchEffect> effects, Action? afterOutcomes = null)
     {
         ApplyEffects(effects);
+        var outcomes = effects.Select(OutcomeOf).OfType<TaskOutcome>().ToList();
+        if (outcomes.Count == 0) afterOutcomes?.Invoke();
+        for (var i = 0; i < outcomes.Count; i++)
+        {
+            var outcome = outcomes[i];
+            var last = i == outcomes.Count - 1;
+            Record(new TaskFinished(outcome), sync: true, then: () =>
+            {
+                Deliver(outcome);
+                if (last) afterOutcomes?.Invoke();
+            });
+        }
+        UpdateGauges();
+    }
+
+    private void UpdateGauges()
+    {
         var busy = _state.Workers.All.Count(w => w.ActiveTasks.Count > 0);
         _metrics.SetState(_state.Queue.Count, _state.InFlightCount, _state.Workers.Count - busy, busy);
     }
+
+    private static TaskOutcome? OutcomeOf(DispatchEffect effect) => effect switch
+    {
+        CompletedEffect(var task, var r) => new TaskOutcome(task.TaskId, task.SessionId, task.Query,
+            string.IsNullOrEmpty(r.Error) ? r.AiResponse : null, string.IsNullOrEmpty(r.Error) ? null : r.Error, !r.PermanentError,
+            r.WorkerId, r.Provider, r.ProcessingTimeMs, r.CompletionTimestamp != 0 ? r.CompletionTimestamp : EpochMs.Now()),
+        FailedEffect(var task, var error) => new TaskOutcome(task.TaskId, task.SessionId, task.Query, null, error, true,
+            task.WorkerId ?? "", "", 0, EpochMs.Now()),
+        _ => null,
+    };
+
+    /// <summary>The session stores the outcome, pushes it to its browsers and confirms (<see cref="OutcomeStored"/>).</summary>
+    private void Deliver(TaskOutcome outcome) =>
+        _sessions.Tell(new SessionEnvelope(outcome.SessionId, new TaskOutcomeNotice(outcome)), Self);
 
     private void ApplyEffects(IReadOnlyList<DispatchEffect> effects)
     {
@@ -134,6 +226,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
             switch (effect)
             {
                 case AssignEffect(var task):
+                    Record(new TaskAssignedTo(task.TaskId, task.WorkerId!, task.Attempt, task.AssignedAt!.Value, task.Deadline!.Value), sync: false);
                     Publish(task);
                     _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskAssignedNotice(task.TaskId, task.WorkerId!, task.Attempt)));
                     break;
@@ -146,12 +239,10 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
                             TimeSpan.FromMilliseconds(result.ProcessingTimeMs));
                     else
                         _metrics.Failed();
-                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskCompletedNotice(task.TaskId, result)));
                     break;
                 case FailedEffect(var task, var error):
                     _metrics.Failed();
                     _log.LogWarning("Task {TaskId} of session {SessionId} failed: {Error}", task.TaskId, task.SessionId, error);
-                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskFailedNotice(task.TaskId, error, Retryable: true)));
                     break;
                 case RedispatchEffect(var task, var reason):
                     _metrics.Redispatched();

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Persistence;
 using AiSystem.Master.Dispatch;
 using AiSystem.Master.Hubs;
 using AiSystem.Messages;
@@ -6,53 +7,74 @@ using Microsoft.Extensions.Logging;
 
 namespace AiSystem.Master.Sessions;
 
+// What a session writes to its journal.
+public interface ISessionEvent;
+public sealed record QuestionAsked(string TaskId, string Query, long Timestamp) : ISessionEvent;
+public sealed record OutcomeRecorded(TaskOutcome Outcome) : ISessionEvent;
+public sealed record SessionSnapshot(IReadOnlyList<HistoryItem> Items);
+
+/// <summary>What every session actor is configured with.</summary>
+public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTimeout, int MaxQueriesPerMinute, int MaxHistory);
+
 /// <summary>
-/// One chat session: its history and its live browser connections. Turns questions into tasks for the dispatcher
-/// and pushes what happens to them to every connection of the session.
+/// One chat session: its history (journaled: questions, answers, failures) and its live browser connections.
+/// Turns questions into tasks for the dispatcher and pushes what happens to them to every connection of the
+/// session. Without browsers and with nothing pending it passivates after <c>Sessions__IdleTimeout</c>; it comes
+/// back from its journal when it is needed again.
 /// </summary>
-public sealed class SessionActor : ReceiveActor
+public sealed class SessionActor : ReceivePersistentActor
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
+    private const int SnapshotEvery = 100;
 
     private readonly string _sessionId;
     private readonly IActorRef _dispatcher;
     private readonly IBrowserPush _browser;
-    private readonly QueryValidator _validator;
-    private readonly TimeSpan _idleTimeout;
+    private readonly SessionSettings _settings;
     private readonly ILogger _log;
-    private readonly SessionHistory _history = new();
+    private readonly SessionHistory _history;
     private readonly HashSet<string> _connections = [];
     private readonly RateLimiter _rate;
     private Task _pushes = Task.CompletedTask;
 
-    public SessionActor(string sessionId, IActorRef dispatcher, IBrowserPush browser, QueryValidator validator,
-        TimeSpan idleTimeout, int maxQueriesPerMinute, ILogger log)
+    public override string PersistenceId => "session-" + _sessionId;
+
+    public SessionActor(string sessionId, IActorRef dispatcher, IBrowserPush browser, SessionSettings settings, ILogger log)
     {
-        _rate = new RateLimiter(maxQueriesPerMinute, TimeSpan.FromMinutes(1));
         _sessionId = sessionId;
         _dispatcher = dispatcher;
         _browser = browser;
-        _validator = validator;
-        _idleTimeout = idleTimeout;
+        _settings = settings;
         _log = log;
+        _history = new SessionHistory(settings.MaxHistory);
+        _rate = new RateLimiter(settings.MaxQueriesPerMinute, TimeSpan.FromMinutes(1));
 
-        Receive<AttachConnection>(m =>
+        Recover<SnapshotOffer>(offer =>
         {
-            var resumed = m.RequestedSessionId == _sessionId;
+            if (offer.Snapshot is SessionSnapshot s) _history.Restore(s.Items);
+        });
+        Recover<QuestionAsked>(e => _history.Add(e.TaskId, e.Query, e.Timestamp));
+        Recover<OutcomeRecorded>(e => _history.Record(e.Outcome));
+        Recover<RecoveryCompleted>(_ => SetReceiveTimeout(_settings.IdleTimeout));
+
+        Command<AttachConnection>(m =>
+        {
             _connections.Add(m.ConnectionId);
             SetReceiveTimeout(null);
+            // Resumed: this browser asked for this session and it has a past.
+            var resumed = m.RequestedSessionId == _sessionId && LastSequenceNr > 0;
             Sender.Tell(new SessionStartedEvent(_sessionId, resumed, _history.Items.ToList()));
         });
 
-        Receive<DetachConnection>(m =>
+        Command<DetachConnection>(m =>
         {
             _connections.Remove(m.ConnectionId);
-            if (_connections.Count == 0) SetReceiveTimeout(_idleTimeout);
+            if (_connections.Count == 0) SetReceiveTimeout(_settings.IdleTimeout);
         });
 
-        Receive<SubmitQuery>(m =>
+        Command<SubmitQuery>(m =>
         {
-            if (_validator.Validate(m.Query) is { } error)
+            if (_settings.Validator.Validate(m.Query) is { } error)
             {
                 Sender.Tell(SubmitOutcome.Refused(error));
                 return;
@@ -60,60 +82,71 @@ public sealed class SessionActor : ReceiveActor
             if (!_rate.TryAcquire(DateTimeOffset.UtcNow, out var wait))
             {
                 Sender.Tell(SubmitOutcome.Refused(
-                    $"You are sending questions too fast (at most {maxQueriesPerMinute} a minute). Wait {Math.Ceiling(wait.TotalSeconds)} s and send it again."));
+                    $"You are sending questions too fast (at most {_settings.MaxQueriesPerMinute} a minute). Wait {Math.Ceiling(wait.TotalSeconds)} s and send it again."));
                 return;
             }
             var task = new DispatchTask(Guid.NewGuid().ToString(), _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now());
-            _history.Add(task.TaskId, task.Query, task.Timestamp);
             var replyTo = Sender;
             _dispatcher.Ask<SubmitDecision>(new SubmitTask(task), AskTimeout).PipeTo(Self,
-                success: d => new SubmitDecided(task.TaskId, d, replyTo),
-                failure: e => new SubmitDecided(task.TaskId, new SubmitDecision(SubmitStatus.Rejected, null,
+                success: d => new SubmitDecided(task, d, replyTo),
+                failure: _ => new SubmitDecided(task, new SubmitDecision(SubmitStatus.Rejected, null,
                     "The dispatcher did not answer in time. Please try again.", []), replyTo));
         });
 
-        Receive<SubmitDecided>(m =>
+        Command<SubmitDecided>(m =>
         {
             var d = m.Decision;
             if (d.Status == SubmitStatus.Rejected)
             {
-                _history.Remove(m.TaskId);
                 m.ReplyTo.Tell(SubmitOutcome.Refused(d.Error ?? "The question was refused."));
                 return;
             }
-            m.ReplyTo.Tell(new SubmitOutcome(m.TaskId, d.Status == SubmitStatus.Assigned ? "assigned" : "queued", d.Position, null));
+            var reply = new SubmitOutcome(m.Task.TaskId, d.Status == SubmitStatus.Assigned ? "assigned" : "queued", d.Position, null);
+            Write(new QuestionAsked(m.Task.TaskId, m.Task.Query, m.Task.Timestamp), () => m.ReplyTo.Tell(reply));
         });
 
-        Receive<TaskQueuedNotice>(m => Push(HubEvents.TaskQueued, new TaskQueuedEvent(m.TaskId, m.Position)));
-        Receive<TaskAssignedNotice>(m => Push(HubEvents.TaskAssigned, new TaskAssignedEvent(m.TaskId, m.WorkerId, m.Attempt)));
+        Command<TaskQueuedNotice>(m => Push(HubEvents.TaskQueued, new TaskQueuedEvent(m.TaskId, m.Position)));
+        Command<TaskAssignedNotice>(m => Push(HubEvents.TaskAssigned, new TaskAssignedEvent(m.TaskId, m.WorkerId, m.Attempt)));
 
-        Receive<TaskCompletedNotice>(m =>
+        Command<TaskOutcomeNotice>(m =>
         {
-            if (!_history.Complete(m.TaskId, m.Result)) return; // unknown or already answered: exactly one answer
-            var r = m.Result;
-            var item = _history.Find(m.TaskId)!;
-            if (string.IsNullOrEmpty(r.Error))
-                Push(HubEvents.AiResponse, new AiResponseEvent(m.TaskId, item.Query, r.AiResponse, r.WorkerId, r.Provider, r.ProcessingTimeMs,
-                    r.CompletionTimestamp != 0 ? r.CompletionTimestamp : EpochMs.Now()));
-            else
-                Push(HubEvents.TaskFailed, new TaskFailedEvent(m.TaskId, r.Error, Retryable: !r.PermanentError));
+            var o = m.Outcome;
+            var confirmTo = Sender;
+            if (!_history.Needs(o))
+            {
+                confirmTo.Tell(new OutcomeStored(o.TaskId)); // already stored: exactly one answer per task
+                return;
+            }
+            Write(new OutcomeRecorded(o), () =>
+            {
+                confirmTo.Tell(new OutcomeStored(o.TaskId));
+                if (o.Error is null)
+                    Push(HubEvents.AiResponse, new AiResponseEvent(o.TaskId, o.Query, o.Response ?? "", o.WorkerId, o.Provider, o.ProcessingTimeMs, o.CompletedAt));
+                else
+                    Push(HubEvents.TaskFailed, new TaskFailedEvent(o.TaskId, o.Error, o.Retryable));
+            });
         });
 
-        Receive<TaskFailedNotice>(m =>
-        {
-            if (_history.Fail(m.TaskId, m.Error, m.Retryable))
-                Push(HubEvents.TaskFailed, new TaskFailedEvent(m.TaskId, m.Error, m.Retryable));
-        });
+        Command<FlushPushes>(_ => _pushes.ContinueWith(_ => PushesFlushed.Instance, TaskScheduler.Default).PipeTo(Sender));
 
-        Receive<FlushPushes>(_ => _pushes.ContinueWith(_ => PushesFlushed.Instance, TaskScheduler.Default).PipeTo(Sender));
-
-        Receive<ReceiveTimeout>(_ =>
+        Command<ReceiveTimeout>(_ =>
         {
             if (_connections.Count > 0 || _history.Pending > 0) return;
-            _log.LogInformation("Session {SessionId} expired after {IdleTimeout} without a browser", _sessionId, _idleTimeout);
+            _log.LogInformation("Session {SessionId} passivated after {IdleTimeout} without a browser", _sessionId, _settings.IdleTimeout);
             Context.Stop(Self);
         });
     }
+
+    private void Write(ISessionEvent e, Action then) => Persist(e, written =>
+    {
+        switch (written)
+        {
+            case QuestionAsked q: _history.Add(q.TaskId, q.Query, q.Timestamp); break;
+            case OutcomeRecorded r: _history.Record(r.Outcome); break;
+        }
+        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(new SessionSnapshot(_history.Items.ToList()));
+        then();
+    });
 
     /// <summary>Pushes are chained so every browser sees a session's events in the order they happened.</summary>
     private void Push(string method, object payload)
@@ -123,5 +156,5 @@ public sealed class SessionActor : ReceiveActor
         _pushes = _pushes.ContinueWith(_ => _browser.SendAsync(targets, method, payload), TaskScheduler.Default).Unwrap();
     }
 
-    private sealed record SubmitDecided(string TaskId, SubmitDecision Decision, IActorRef ReplyTo);
+    private sealed record SubmitDecided(DispatchTask Task, SubmitDecision Decision, IActorRef ReplyTo);
 }

@@ -13,9 +13,7 @@ public sealed class SessionManagerActor : ReceiveActor
 {
     private readonly IActorRegistry _registry;
     private readonly IBrowserPush _browser;
-    private readonly QueryValidator _validator;
-    private readonly TimeSpan _idleTimeout;
-    private readonly int _maxQueriesPerMinute;
+    private readonly SessionSettings _settings;
     private readonly ILogger<SessionActor> _sessionLog;
 
     public SessionManagerActor(IActorRegistry registry, IBrowserPush browser, IOptions<LimitsOptions> limits,
@@ -23,17 +21,13 @@ public sealed class SessionManagerActor : ReceiveActor
     {
         _registry = registry;
         _browser = browser;
-        _validator = new QueryValidator(limits.Value.MaxQueryChars);
-        _idleTimeout = sessions.Value.IdleTimeout;
-        _maxQueriesPerMinute = limits.Value.MaxQueriesPerMinute;
+        _settings = new SessionSettings(new QueryValidator(limits.Value.MaxQueryChars), sessions.Value.IdleTimeout,
+            limits.Value.MaxQueriesPerMinute, sessions.Value.MaxHistory);
         _sessionLog = sessionLog;
 
+        // A valid id gets its session back (from memory, or from its journal); anything else starts a new one.
         Receive<AttachConnection>(m =>
-        {
-            var existing = SessionIds.IsValid(m.RequestedSessionId) ? Context.Child(ChildName(m.RequestedSessionId!)) : ActorRefs.Nobody;
-            var session = existing.IsNobody() ? Create(SessionIds.New()) : existing;
-            session.Forward(m);
-        });
+            GetOrCreate(SessionIds.IsValid(m.RequestedSessionId) ? m.RequestedSessionId! : SessionIds.New()).Forward(m));
 
         Receive<FlushPushes>(_ =>
         {
@@ -43,25 +37,21 @@ public sealed class SessionManagerActor : ReceiveActor
             Task.WhenAll(flushes).ContinueWith(_ => PushesFlushed.Instance, TaskScheduler.Default).PipeTo(Sender);
         });
 
+        // A passivated session is brought back for anything addressed to it: an answer must always be stored.
         Receive<SessionEnvelope>(m =>
         {
-            var child = SessionIds.IsValid(m.SessionId) ? Context.Child(ChildName(m.SessionId)) : ActorRefs.Nobody;
-            if (child.IsNobody())
-            {
-                // A notice for an expired session, or a submit from a connection whose session is gone.
-                if (m.Message is SubmitQuery)
-                    Sender.Tell(SubmitOutcome.Refused("This chat session has expired. Reload the page to start a new one."));
-                return;
-            }
-            child.Forward(m.Message);
+            if (!SessionIds.IsValid(m.SessionId)) return;
+            if (m.Message is DetachConnection && Context.Child(ChildName(m.SessionId)).IsNobody()) return;
+            GetOrCreate(m.SessionId).Forward(m.Message);
         });
     }
 
-    private IActorRef Create(string sessionId)
+    private IActorRef GetOrCreate(string sessionId)
     {
+        var child = Context.Child(ChildName(sessionId));
+        if (!child.IsNobody()) return child;
         var dispatcher = _registry.Get<DispatcherActor>();
-        return Context.ActorOf(Props.Create(() =>
-            new SessionActor(sessionId, dispatcher, _browser, _validator, _idleTimeout, _maxQueriesPerMinute, _sessionLog)), ChildName(sessionId));
+        return Context.ActorOf(Props.Create(() => new SessionActor(sessionId, dispatcher, _browser, _settings, _sessionLog)), ChildName(sessionId));
     }
 
     private static string ChildName(string sessionId) => "session-" + sessionId;

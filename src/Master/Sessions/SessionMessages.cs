@@ -1,4 +1,4 @@
-using AiSystem.Messages.Grpc;
+using AiSystem.Master.Dispatch;
 
 namespace AiSystem.Master.Sessions;
 
@@ -34,5 +34,8 @@ public sealed record PushesFlushed
 // From the dispatcher.
 public sealed record TaskQueuedNotice(string TaskId, int Position);
 public sealed record TaskAssignedNotice(string TaskId, string WorkerId, int Attempt);
-public sealed record TaskCompletedNotice(string TaskId, TaskResult Result);
-public sealed record TaskFailedNotice(string TaskId, string Error, bool Retryable);
+/// <summary>A task's outcome (answer or failure); the session stores it and confirms with <see cref="OutcomeStored"/>.</summary>
+public sealed record TaskOutcomeNotice(TaskOutcome Outcome);
+
+/// <summary>To the dispatcher: the session has the outcome in its journal.</summary>
+public sealed record OutcomeStored(string TaskId);

@@ -6,7 +6,10 @@ namespace AiSystem.Integration.Tests.Infrastructure;
 /// <summary>The master as a real process on free loopback ports, against a test broker or its embedded one.</summary>
 public sealed class MasterProcess : IAsyncDisposable
 {
-    public ChildProcess Process { get; }
+    private readonly Dictionary<string, string?> _env;
+    private readonly string _dataDir;
+
+    public ChildProcess Process { get; private set; }
     public int HttpPort { get; }
     public int GrpcPort { get; }
     public int MqttPort { get; }
@@ -15,8 +18,10 @@ public sealed class MasterProcess : IAsyncDisposable
     public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
     public HttpClient Http { get; }
 
-    private MasterProcess(ChildProcess process, int httpPort, int grpcPort, int mqttPort, int akkaPort)
+    private MasterProcess(ChildProcess process, Dictionary<string, string?> env, string dataDir, int httpPort, int grpcPort, int mqttPort, int akkaPort)
     {
+        _env = env;
+        _dataDir = dataDir;
         AkkaPort = akkaPort;
         Process = process;
         HttpPort = httpPort;
@@ -30,8 +35,12 @@ public sealed class MasterProcess : IAsyncDisposable
     {
         var (http, grpc, akka) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
         var mqttPort = broker?.Port ?? FreePort.Next();
+        // Every master of a test journals into its own SQLite file (kept across a restart of that master).
+        var dataDir = Directory.CreateTempSubdirectory("aisystem-master-").FullName;
         var env = new Dictionary<string, string?>
         {
+            ["Persistence__Provider"] = "sqlite",
+            ["Persistence__ConnectionString"] = $"Data Source={Path.Combine(dataDir, "aisystem.db")}",
             ["Master__HttpPort"] = http.ToString(),
             ["Master__GrpcPort"] = grpc.ToString(),
             ["Master__PublicGrpcEndpoint"] = $"127.0.0.1:{grpc}",
@@ -47,11 +56,10 @@ public sealed class MasterProcess : IAsyncDisposable
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) env[k] = v;
 
         var process = ChildProcess.StartApp("master", "Master", env);
-        var master = new MasterProcess(process, http, grpc, mqttPort, akka);
+        var master = new MasterProcess(process, env, dataDir, http, grpc, mqttPort, akka);
         try
         {
-            await Poll.UntilAsync(async () => (await master.Http.GetAsync("/")).IsSuccessStatusCode,
-                TimeSpan.FromSeconds(60), "the master's web port", () => process.Tail());
+            await master.WaitForWebAsync();
         }
         catch
         {
@@ -59,6 +67,17 @@ public sealed class MasterProcess : IAsyncDisposable
             throw;
         }
         return master;
+    }
+
+    private Task WaitForWebAsync() =>
+        Poll.UntilAsync(async () => (await Http.GetAsync("/")).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "the master's web port", () => Process.Tail());
+
+    /// <summary>Starts the master again after it died: same ports, same settings, same journal.</summary>
+    public async Task StartAgainAsync()
+    {
+        await Process.DisposeAsync();
+        Process = ChildProcess.StartApp("master", "Master", _env);
+        await WaitForWebAsync();
     }
 
     public async Task<JsonElement[]> WorkersAsync() =>
@@ -92,5 +111,6 @@ public sealed class MasterProcess : IAsyncDisposable
     {
         Http.Dispose();
         await Process.DisposeAsync();
+        try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
     }
 }
