@@ -46,8 +46,9 @@ builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     .WithAiPersistence(persistence, builder.Environment.ContentRootPath)
     .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
     .WithAkkaClusterReadinessCheck(tags: [HealthTags.Ready])
-    .AddSessionManagerActor()
-    .AddDispatcherActor()
+    .AddBrowserPushActor()
+    .AddSessionSharding()
+    .AddDispatcherSingleton()
     .AddClusterEventsActor());
 
 // Health: live = the actor system runs; ready = broker connected, gRPC listening, in the cluster.

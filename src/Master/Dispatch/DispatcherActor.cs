@@ -6,6 +6,8 @@ using AiSystem.Master.Observability;
 using AiSystem.Master.Sessions;
 using AiSystem.Messages;
 using AiSystem.Messages.Grpc;
+using Akka.Cluster.Hosting;
+using AiSystem.Messages.Cluster;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -288,7 +290,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
             .Select(p => new TaskView(p.Task.TaskId, p.Task.SessionId, "queued", null, p.Task.Attempt, p.Position, null, p.Task.Timestamp))
             .Concat(_state.InFlight.Select(t => new TaskView(t.TaskId, t.SessionId, "in-flight", t.WorkerId, t.Attempt, null, t.AssignedAt, t.Timestamp)))
             .ToList();
-        return new DispatchSnapshot(workers, tasks);
+        return new DispatchSnapshot(workers, tasks, _ledger.Outbox.Count);
     }
 }
 
@@ -301,16 +303,20 @@ public sealed record DispatcherSettings(string GrpcEndpoint, DispatchPolicy Poli
 
 public static class DispatcherActorHosting
 {
-    public static AkkaConfigurationBuilder AddDispatcherActor(this AkkaConfigurationBuilder builder) =>
-        builder.WithActors((system, registry, resolver) =>
+    /// <summary>
+    /// The dispatcher is a cluster singleton on the master role: with several masters exactly one dispatches, and
+    /// when its master dies another takes over and recovers from the journal. Everyone talks to it through the
+    /// proxy registered as <see cref="DispatcherActor"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddDispatcherSingleton(this AkkaConfigurationBuilder builder) =>
+        builder.WithSingleton<DispatcherActor>("dispatcher", (system, registry, resolver) =>
         {
             var settings = DispatcherSettings.From(resolver.GetService<IOptions<MasterOptions>>().Value,
                 resolver.GetService<IOptions<DispatchOptions>>().Value, resolver.GetService<IOptions<LimitsOptions>>().Value);
             var publisher = resolver.GetService<ITaskPublisher>();
             var log = resolver.GetService<ILogger<DispatcherActor>>();
             var metrics = resolver.GetService<MasterMetrics>();
-            var sessions = registry.Get<SessionManagerActor>();
-            registry.Register<DispatcherActor>(system.ActorOf(
-                Props.Create(() => new DispatcherActor(publisher, sessions, settings, metrics, log)), "dispatcher"));
-        });
+            var sessions = registry.Get<SessionRegion>();
+            return Props.Create(() => new DispatcherActor(publisher, sessions, settings, metrics, log));
+        }, new ClusterSingletonOptions { Role = ClusterRoles.Master }, createProxyToo: true);
 }

@@ -28,7 +28,8 @@ public sealed record WorkerView(string Id, string Language, string Host, string 
 public sealed record TaskView(string TaskId, string SessionId, string State, string? WorkerId, int Attempt, int? Position,
     DateTimeOffset? AssignedAt, long Timestamp);
 
-public sealed record DispatchSnapshot(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks);
+/// <param name="Undelivered">Outcomes journaled but not yet stored by their sessions.</param>
+public sealed record DispatchSnapshot(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks, int Undelivered = 0);
 
 /// <summary>From the cluster watcher: the node at this address left the cluster; a worker there is gone.</summary>
 public sealed record ClusterNodeRemoved(string Address);

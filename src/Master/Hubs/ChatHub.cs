@@ -9,7 +9,7 @@ namespace AiSystem.Master.Hubs;
 /// <summary>
 /// The browser edge (<c>/hubs/chat</c>): translates hub calls into session messages and nothing more.
 /// </summary>
-public sealed class ChatHub(IRequiredActor<SessionManagerActor> sessions, MasterLifecycle lifecycle) : Hub
+public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, ActorSystem system, MasterLifecycle lifecycle) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     private const string SessionKey = "sessionId";
@@ -17,8 +17,11 @@ public sealed class ChatHub(IRequiredActor<SessionManagerActor> sessions, Master
     public override async Task OnConnectedAsync()
     {
         var requested = Context.GetHttpContext()?.Request.Query["session"].ToString();
+        // A valid id gets its session back (from wherever it lives, or from its journal); anything else starts a new one.
+        var sessionId = SessionIds.IsValid(requested) ? requested! : SessionIds.New();
+        var node = Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
         var started = await sessions.ActorRef.Ask<SessionStartedEvent>(
-            new AttachConnection(string.IsNullOrEmpty(requested) ? null : requested, Context.ConnectionId), AskTimeout);
+            new SessionEnvelope(sessionId, new AttachConnection(string.IsNullOrEmpty(requested) ? null : requested, Context.ConnectionId, node)), AskTimeout);
         Context.Items[SessionKey] = started.SessionId;
         await Clients.Caller.SendAsync(HubEvents.SessionStarted, started);
     }

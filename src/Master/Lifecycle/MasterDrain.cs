@@ -21,7 +21,7 @@ public sealed class MasterLifecycle
 /// pushed to their browsers, so a rolling restart does not drop work that is almost done.
 /// </summary>
 public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<DispatcherActor> dispatcher,
-    IRequiredActor<SessionManagerActor> sessions, IOptions<MasterOptions> options, ILogger<MasterDrain> log)
+    IRequiredActor<BrowserPushActor> pushes, IOptions<MasterOptions> options, ILogger<MasterDrain> log)
 {
     private static readonly TimeSpan TransportGrace = TimeSpan.FromMilliseconds(500);
 
@@ -35,7 +35,8 @@ public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<Dispat
             try
             {
                 var snapshot = await dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, TimeSpan.FromSeconds(2));
-                inFlight = snapshot.Tasks.Count(t => t.State == "in-flight");
+                // In flight, or answered and not yet stored by its session (whose push may still be on its way).
+                inFlight = snapshot.Tasks.Count(t => t.State == "in-flight") + snapshot.Undelivered;
             }
             catch (AskTimeoutException)
             {
@@ -47,7 +48,7 @@ public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<Dispat
         }
         if (inFlight > 0) log.LogWarning("Shutting down with {Count} task(s) still in flight", inFlight);
         // The last answers are on their way to the browsers: let them arrive before the connections close.
-        try { await sessions.ActorRef.Ask<PushesFlushed>(FlushPushes.Instance, TimeSpan.FromSeconds(5)); }
+        try { await pushes.ActorRef.Ask<PushesFlushed>(FlushPushes.Instance, TimeSpan.FromSeconds(5)); }
         catch (AskTimeoutException) { log.LogWarning("Shutting down before every browser got its last events"); }
         // A push is "sent" once it is in the connection's buffer; stopping closes the connections at once, so give
         // the transports a moment to put the last bytes on the wire.

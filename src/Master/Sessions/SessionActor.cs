@@ -29,21 +29,21 @@ public sealed class SessionActor : ReceivePersistentActor
 
     private readonly string _sessionId;
     private readonly IActorRef _dispatcher;
-    private readonly IBrowserPush _browser;
+    private readonly IActorRef _localPush;
     private readonly SessionSettings _settings;
     private readonly ILogger _log;
     private readonly SessionHistory _history;
-    private readonly HashSet<string> _connections = [];
+    /// <summary>Live browser connections: connection id → the master that holds it.</summary>
+    private readonly Dictionary<string, string> _connections = [];
     private readonly RateLimiter _rate;
-    private Task _pushes = Task.CompletedTask;
 
     public override string PersistenceId => "session-" + _sessionId;
 
-    public SessionActor(string sessionId, IActorRef dispatcher, IBrowserPush browser, SessionSettings settings, ILogger log)
+    public SessionActor(string sessionId, IActorRef dispatcher, IActorRef localPush, SessionSettings settings, ILogger log)
     {
         _sessionId = sessionId;
         _dispatcher = dispatcher;
-        _browser = browser;
+        _localPush = localPush;
         _settings = settings;
         _log = log;
         _history = new SessionHistory(settings.MaxHistory);
@@ -59,7 +59,7 @@ public sealed class SessionActor : ReceivePersistentActor
 
         Command<AttachConnection>(m =>
         {
-            _connections.Add(m.ConnectionId);
+            _connections[m.ConnectionId] = m.NodeAddress;
             SetReceiveTimeout(null);
             // Resumed: this browser asked for this session and it has a past.
             var resumed = m.RequestedSessionId == _sessionId && LastSequenceNr > 0;
@@ -119,21 +119,20 @@ public sealed class SessionActor : ReceivePersistentActor
             }
             Write(new OutcomeRecorded(o), () =>
             {
-                confirmTo.Tell(new OutcomeStored(o.TaskId));
+                // Pushed before confirming: a master draining for shutdown waits for the confirmations, then for its pushes.
                 if (o.Error is null)
                     Push(HubEvents.AiResponse, new AiResponseEvent(o.TaskId, o.Query, o.Response ?? "", o.WorkerId, o.Provider, o.ProcessingTimeMs, o.CompletedAt));
                 else
                     Push(HubEvents.TaskFailed, new TaskFailedEvent(o.TaskId, o.Error, o.Retryable));
+                confirmTo.Tell(new OutcomeStored(o.TaskId));
             });
         });
-
-        Command<FlushPushes>(_ => _pushes.ContinueWith(_ => PushesFlushed.Instance, TaskScheduler.Default).PipeTo(Sender));
 
         Command<ReceiveTimeout>(_ =>
         {
             if (_connections.Count > 0 || _history.Pending > 0) return;
             _log.LogInformation("Session {SessionId} passivated after {IdleTimeout} without a browser", _sessionId, _settings.IdleTimeout);
-            Context.Stop(Self);
+            Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
         });
     }
 
@@ -148,12 +147,17 @@ public sealed class SessionActor : ReceivePersistentActor
         then();
     });
 
-    /// <summary>Pushes are chained so every browser sees a session's events in the order they happened.</summary>
+    /// <summary>To each master holding connections of this session, its share (the local one directly).</summary>
     private void Push(string method, object payload)
     {
         if (_connections.Count == 0) return; // kept in history; delivered when the browser comes back
-        var targets = _connections.ToArray();
-        _pushes = _pushes.ContinueWith(_ => _browser.SendAsync(targets, method, payload), TaskScheduler.Default).Unwrap();
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
+        foreach (var node in _connections.GroupBy(c => c.Value))
+        {
+            var push = new PushToBrowsers(node.Select(c => c.Key).ToList(), method, payload);
+            if (node.Key == self) _localPush.Tell(push);
+            else BrowserPushActor.At(Context.System, node.Key).Tell(push);
+        }
     }
 
     private sealed record SubmitDecided(DispatchTask Task, SubmitDecision Decision, IActorRef ReplyTo);

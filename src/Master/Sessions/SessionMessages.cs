@@ -4,11 +4,14 @@ namespace AiSystem.Master.Sessions;
 
 // Messages of the session actors. They stay inside the master process.
 
-/// <summary>Anything addressed to one session, routed by <see cref="SessionManagerActor"/>.</summary>
+/// <summary>Anything addressed to one session, routed by the session shard region.</summary>
 public sealed record SessionEnvelope(string SessionId, object Message);
 
-/// <summary>A browser connection arrived, maybe asking to resume a session. Replies <see cref="Hubs.SessionStartedEvent"/>.</summary>
-public sealed record AttachConnection(string? RequestedSessionId, string ConnectionId);
+/// <summary>
+/// A browser connection arrived at the master at <paramref name="NodeAddress"/>, maybe asking to resume a session.
+/// Replies <see cref="Hubs.SessionStartedEvent"/>.
+/// </summary>
+public sealed record AttachConnection(string? RequestedSessionId, string ConnectionId, string NodeAddress);
 
 public sealed record DetachConnection(string ConnectionId);
 
@@ -20,7 +23,7 @@ public sealed record SubmitOutcome(string? TaskId, string? Status, int? Position
     public static SubmitOutcome Refused(string error) => new(null, null, null, error);
 }
 
-/// <summary>Shutting down: every session finishes sending what it has to its browsers. Replies <see cref="PushesFlushed"/>.</summary>
+/// <summary>Shutting down: this master's browser push actor finishes what it was given. Replies <see cref="PushesFlushed"/>.</summary>
 public sealed record FlushPushes
 {
     public static readonly FlushPushes Instance = new();

@@ -63,8 +63,9 @@ public static class ClusterHosting
     /// <c>Akka__Hostname</c>/<c>Akka__Port</c>, seed nodes from <c>Akka__SeedNodes</c>, the app version on every member,
     /// and the split brain resolver on. Its strategy is keep-oldest of the master role: workers come and go by the
     /// dozen (scaling, crashes), so counting heads (keep-majority) could let a crowd of dead workers outvote the
-    /// master; the partition with the oldest master always survives. A worker that is downed keeps serving tasks
-    /// over MQTT (it only stops being a member); one that is asked to leave leaves and stops.
+    /// masters; only masters count, the partition with the oldest master survives, and when that oldest master is
+    /// alone (it crashed) the other masters survive instead (down-if-alone). A worker that is downed keeps serving
+    /// tasks over MQTT (it only stops being a member); one that is asked to leave leaves and stops.
     /// </summary>
     public static AkkaConfigurationBuilder WithAiCluster(this AkkaConfigurationBuilder builder, AkkaOptions options, string role, string appVersion)
     {
@@ -76,7 +77,7 @@ public static class ClusterHosting
                 Roles = [role],
                 SeedNodes = [.. options.EffectiveSeedNodes(role)],
                 AppVersion = appVersion,
-                SplitBrainResolver = new KeepOldestOption { Role = ClusterRoles.Master, DownIfAlone = false },
+                SplitBrainResolver = new KeepOldestOption { Role = ClusterRoles.Master, DownIfAlone = true },
             })
             .AddHocon($$"""
                 akka.cluster.split-brain-resolver.stable-after = {{(int)options.DownUnreachableAfter.TotalMilliseconds}}ms

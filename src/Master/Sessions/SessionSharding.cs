@@ -1,0 +1,56 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using AiSystem.Master.Configuration;
+using AiSystem.Master.Dispatch;
+using AiSystem.Messages.Cluster;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AiSystem.Master.Sessions;
+
+/// <summary>Registry key of the session shard region: one <see cref="SessionActor"/> per session id, on any master.</summary>
+public sealed class SessionRegion;
+
+/// <summary>Session ids are GUIDs made by the master; anything else a browser sends is not one.</summary>
+public static class SessionIds
+{
+    public static string New() => Guid.NewGuid().ToString("D");
+
+    public static bool IsValid(string? candidate) => Guid.TryParseExact(candidate, "D", out _);
+}
+
+/// <summary>Routes <see cref="SessionEnvelope"/>s by session id.</summary>
+public sealed class SessionMessageExtractor() : HashCodeMessageExtractor(MaxShards)
+{
+    public const int MaxShards = 100;
+
+    public override string? EntityId(object message) => message is SessionEnvelope e ? e.SessionId : null;
+
+    public override object? EntityMessage(object message) => message is SessionEnvelope e ? e.Message : message;
+}
+
+public static class SessionShardingHosting
+{
+    /// <summary>
+    /// Sessions are sharded over the masters by session id: a browser connected to any master reaches its session,
+    /// wherever it lives, and a session comes back from its journal on another master when its master dies.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddSessionSharding(this AkkaConfigurationBuilder builder) =>
+        builder.WithShardRegion<SessionRegion>("session", (system, registry, resolver) =>
+        {
+            var limits = resolver.GetService<IOptions<LimitsOptions>>().Value;
+            var sessions = resolver.GetService<IOptions<SessionsOptions>>().Value;
+            var settings = new SessionSettings(new QueryValidator(limits.MaxQueryChars), sessions.IdleTimeout,
+                limits.MaxQueriesPerMinute, sessions.MaxHistory);
+            var log = resolver.GetService<ILogger<SessionActor>>();
+            return sessionId => Props.Create(() =>
+                new SessionActor(sessionId, registry.Get<DispatcherActor>(), registry.Get<BrowserPushActor>(), settings, log));
+        }, new SessionMessageExtractor(), new ShardOptions
+        {
+            Role = ClusterRoles.Master,
+            StateStoreMode = StateStoreMode.DData,
+            RememberEntities = false,
+        });
+}
