@@ -49,7 +49,7 @@ public class DispatcherActorTests : TestKit
     {
         var task = new DispatchTask("t1", "s1", "hello", "key-from-browser", 42);
         _dispatcher.Tell(new SubmitTask(task), TestActor);
-        var decision = ExpectMsg<SubmitDecision>();
+        var decision = ExpectMsg<SubmitReply>();
         Assert.Equal((SubmitStatus.Queued, 1), (decision.Status, decision.Position));
         var queued = _sessions.ExpectMsg<SessionEnvelope>();
         Assert.Equal(new TaskQueuedNotice("t1", 1), queued.Message);
@@ -71,7 +71,7 @@ public class DispatcherActorTests : TestKit
     {
         _dispatcher.Tell(Register("w1"));
         _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "hello", "", 42)), TestActor);
-        ExpectMsg<SubmitDecision>();
+        ExpectMsg<SubmitReply>();
         _sessions.ExpectMsg<SessionEnvelope>(); // assigned
 
         _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "intruder", TaskId = "t1", SessionId = "s1", AiResponse = "x" }), TestActor);
@@ -89,7 +89,7 @@ public class DispatcherActorTests : TestKit
     {
         _dispatcher.Tell(Register("w1", 2));
         _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "q", "", 1)), TestActor);
-        ExpectMsg<SubmitDecision>();
+        ExpectMsg<SubmitReply>();
         _dispatcher.Tell(GetDispatchSnapshot.Instance, TestActor);
         var snapshot = ExpectMsg<DispatchSnapshot>();
         var worker = Assert.Single(snapshot.Workers);
@@ -104,7 +104,7 @@ public class DispatcherActorTests : TestKit
         foreach (var id in new[] { "t1", "t2", "t3" })
         {
             _dispatcher.Tell(new SubmitTask(new DispatchTask(id, "s1", "q-" + id, "secret-key", 1)), TestActor);
-            ExpectMsg<SubmitDecision>();
+            ExpectMsg<SubmitReply>();
         }
         // t1 is in flight on w1 and gets its answer; t2 is in flight? no: w1 has one slot, so t2 and t3 wait.
         _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "a1" }), TestActor);

@@ -66,7 +66,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
             if (_state.Refusal() is { } refusal)
             {
                 _log.LogWarning("Task {TaskId} of session {SessionId} refused: {Reason}", m.Task.TaskId, m.Task.SessionId, refusal);
-                Sender.Tell(new SubmitDecision(SubmitStatus.Rejected, null, refusal, []));
+                Sender.Tell(new SubmitReply(SubmitStatus.Rejected, null, refusal));
                 return;
             }
             var t = m.Task;
@@ -74,7 +74,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
             Record(new TaskAccepted(t.TaskId, t.SessionId, t.Query, t.Timestamp), sync: true, then: () =>
             {
                 var decision = _state.Submit(m.Task);
-                Sender.Tell(decision);
+                Sender.Tell(new SubmitReply(decision.Status, decision.Position, decision.Error));
                 _metrics.Received();
                 Apply(decision.Effects);
             });

@@ -5,8 +5,11 @@ namespace AiSystem.Master.Dispatch;
 
 // Messages the dispatcher actor takes. They stay inside the master process.
 
-/// <summary>From a session: a validated question to dispatch. Replies <see cref="SubmitDecision"/>.</summary>
+/// <summary>From a session: a validated question to dispatch. Replies <see cref="SubmitReply"/>.</summary>
 public sealed record SubmitTask(DispatchTask Task);
+
+/// <summary>The dispatcher's answer to <see cref="SubmitTask"/> (it may cross masters: plain data only).</summary>
+public sealed record SubmitReply(SubmitStatus Status, int? Position, string? Error);
 
 /// <summary>From the MQTT edge.</summary>
 public sealed record WorkerRegistered(WorkerRegistration Registration);

@@ -9,7 +9,7 @@ namespace AiSystem.Master.Hubs;
 /// <summary>
 /// The browser edge (<c>/hubs/chat</c>): translates hub calls into session messages and nothing more.
 /// </summary>
-public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, ActorSystem system, MasterLifecycle lifecycle) : Hub
+public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredActor<BrowserPushActor> pushes, ActorSystem system, MasterLifecycle lifecycle) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     private const string SessionKey = "sessionId";
@@ -23,11 +23,13 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, ActorSystem 
         var started = await sessions.ActorRef.Ask<SessionStartedEvent>(
             new SessionEnvelope(sessionId, new AttachConnection(string.IsNullOrEmpty(requested) ? null : requested, Context.ConnectionId, node)), AskTimeout);
         Context.Items[SessionKey] = started.SessionId;
+        pushes.ActorRef.Tell(new ConnectionOpened(Context.ConnectionId, started.SessionId));
         await Clients.Caller.SendAsync(HubEvents.SessionStarted, started);
     }
 
     public override Task OnDisconnectedAsync(Exception? exception)
     {
+        pushes.ActorRef.Tell(new ConnectionClosed(Context.ConnectionId));
         if (Context.Items[SessionKey] is string sessionId)
             sessions.ActorRef.Tell(new SessionEnvelope(sessionId, new DetachConnection(Context.ConnectionId)));
         return Task.CompletedTask;

@@ -55,7 +55,21 @@ public sealed class SessionActor : ReceivePersistentActor
         });
         Recover<QuestionAsked>(e => _history.Add(e.TaskId, e.Query, e.Timestamp));
         Recover<OutcomeRecorded>(e => _history.Record(e.Outcome));
-        Recover<RecoveryCompleted>(_ => SetReceiveTimeout(_settings.IdleTimeout));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            SetReceiveTimeout(_settings.IdleTimeout);
+            // Started anew (first use, after passivation, or on another master after ours died): browsers may still be
+            // connected to some master. Ask every master which of its connections are ours.
+            var cluster = Akka.Cluster.Cluster.Get(Context.System);
+            foreach (var m in cluster.State.Members.Where(m => m.HasRole(Messages.Cluster.ClusterRoles.Master) && m.Status == Akka.Cluster.MemberStatus.Up))
+                BrowserPushActor.At(Context.System, m.Address.ToString()).Tell(new FindConnections(_sessionId), Self);
+        });
+
+        Command<ConnectionsFound>(m =>
+        {
+            foreach (var id in m.ConnectionIds) _connections[id] = m.NodeAddress;
+            SetReceiveTimeout(null);
+        });
 
         Command<AttachConnection>(m =>
         {
@@ -87,10 +101,10 @@ public sealed class SessionActor : ReceivePersistentActor
             }
             var task = new DispatchTask(Guid.NewGuid().ToString(), _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now());
             var replyTo = Sender;
-            _dispatcher.Ask<SubmitDecision>(new SubmitTask(task), AskTimeout).PipeTo(Self,
+            _dispatcher.Ask<SubmitReply>(new SubmitTask(task), AskTimeout).PipeTo(Self,
                 success: d => new SubmitDecided(task, d, replyTo),
-                failure: _ => new SubmitDecided(task, new SubmitDecision(SubmitStatus.Rejected, null,
-                    "The dispatcher did not answer in time. Please try again.", []), replyTo));
+                failure: _ => new SubmitDecided(task, new SubmitReply(SubmitStatus.Rejected, null,
+                    "The dispatcher did not answer in time. Please try again."), replyTo));
         });
 
         Command<SubmitDecided>(m =>
@@ -160,5 +174,5 @@ public sealed class SessionActor : ReceivePersistentActor
         }
     }
 
-    private sealed record SubmitDecided(DispatchTask Task, SubmitDecision Decision, IActorRef ReplyTo);
+    private sealed record SubmitDecided(DispatchTask Task, SubmitReply Decision, IActorRef ReplyTo);
 }

@@ -61,11 +61,11 @@ public static class ClusterHosting
     /// <summary>
     /// Makes this actor system a member of the one <c>ai-system</c> cluster with the given role: remoting from
     /// <c>Akka__Hostname</c>/<c>Akka__Port</c>, seed nodes from <c>Akka__SeedNodes</c>, the app version on every member,
-    /// and the split brain resolver on. Its strategy is keep-oldest of the master role: workers come and go by the
-    /// dozen (scaling, crashes), so counting heads (keep-majority) could let a crowd of dead workers outvote the
-    /// masters; only masters count, the partition with the oldest master survives, and when that oldest master is
-    /// alone (it crashed) the other masters survive instead (down-if-alone). A worker that is downed keeps serving
-    /// tasks over MQTT (it only stops being a member); one that is asked to leave leaves and stops.
+    /// and the split brain resolver on: keep-majority counting masters only. Workers come and go by the dozen, so a
+    /// crowd of dead workers must never outvote the masters: a partition without a master downs itself, the side
+    /// with most masters survives (on a tie, the side with the lowest master address; so run three masters to
+    /// survive the loss of any one). A worker that is downed keeps serving tasks over MQTT (it only stops being a
+    /// member); one that is asked to leave leaves and stops.
     /// </summary>
     public static AkkaConfigurationBuilder WithAiCluster(this AkkaConfigurationBuilder builder, AkkaOptions options, string role, string appVersion)
     {
@@ -77,10 +77,12 @@ public static class ClusterHosting
                 Roles = [role],
                 SeedNodes = [.. options.EffectiveSeedNodes(role)],
                 AppVersion = appVersion,
-                SplitBrainResolver = new KeepOldestOption { Role = ClusterRoles.Master, DownIfAlone = true },
+                SplitBrainResolver = new KeepMajorityOption { Role = ClusterRoles.Master },
             })
             .AddHocon($$"""
                 akka.cluster.split-brain-resolver.stable-after = {{(int)options.DownUnreachableAfter.TotalMilliseconds}}ms
+                # Workers flapping must never take the masters down with them: no "down everything when unstable".
+                akka.cluster.split-brain-resolver.down-all-when-unstable = off
                 akka.cluster.log-info = off
                 akka.cluster.run-coordinated-shutdown-when-down = {{(role == ClusterRoles.Master ? "on" : "off")}}
                 """, HoconAddMode.Prepend);

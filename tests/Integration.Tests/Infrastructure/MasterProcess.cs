@@ -55,6 +55,7 @@ public sealed class MasterProcess : IAsyncDisposable
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) env[k] = v;
 
+        akka = int.Parse(env["Akka__Port"]!); // a test may choose it (several masters seeding each other)
         var process = ChildProcess.StartApp("master", "Master", env);
         var master = new MasterProcess(process, env, dataDir, http, grpc, mqttPort, akka);
         try
