@@ -149,7 +149,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
 
         Command<OutcomeStored>(m =>
         {
-            if (_ledger.Outbox.Any(o => o.TaskId == m.TaskId))
+            if (_ledger.AwaitsDelivery(m.TaskId))
                 Record(new OutcomeDelivered(m.TaskId), sync: false);
         });
 

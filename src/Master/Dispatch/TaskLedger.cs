@@ -43,6 +43,8 @@ public sealed class TaskLedger
     public IReadOnlyCollection<TaskOutcome> Outbox => _outbox.Values;
     public IEnumerable<string> Finished => _finished;
 
+    public bool AwaitsDelivery(string taskId) => _outbox.ContainsKey(taskId);
+
     public void Apply(IDispatchEvent e)
     {
         switch (e)

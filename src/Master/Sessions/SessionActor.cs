@@ -36,6 +36,7 @@ public sealed class SessionActor : ReceivePersistentActor
     /// <summary>Live browser connections: connection id → the master that holds it.</summary>
     private readonly Dictionary<string, string> _connections = [];
     private readonly RateLimiter _rate;
+    private readonly string _selfAddress = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
 
     public override string PersistenceId => "session-" + _sessionId;
 
@@ -165,11 +166,10 @@ public sealed class SessionActor : ReceivePersistentActor
     private void Push(string method, object payload)
     {
         if (_connections.Count == 0) return; // kept in history; delivered when the browser comes back
-        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
         foreach (var node in _connections.GroupBy(c => c.Value))
         {
             var push = new PushToBrowsers(node.Select(c => c.Key).ToList(), method, payload);
-            if (node.Key == self) _localPush.Tell(push);
+            if (node.Key == _selfAddress) _localPush.Tell(push);
             else BrowserPushActor.At(Context.System, node.Key).Tell(push);
         }
     }
