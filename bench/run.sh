@@ -34,12 +34,12 @@ mosquitto -c "$scratch/mosquitto.conf" >"$scratch/mosquitto.log" 2>&1 & pids+=($
 wait_for "(echo > /dev/tcp/127.0.0.1/$MQTT)" "mosquitto"
 
 common=(Mqtt__Host=127.0.0.1 Mqtt__Port=$MQTT Logging__LogLevel__Default=Warning Logging__LogLevel__AiSystem=Warning)
-(cd src/Master && env "${common[@]}" Master__HttpPort=$HTTP Master__GrpcPort=$GRPC Master__PublicGrpcEndpoint=127.0.0.1:$GRPC \
+(cd src/Master && exec env "${common[@]}" Master__HttpPort=$HTTP Master__GrpcPort=$GRPC Master__PublicGrpcEndpoint=127.0.0.1:$GRPC \
   Master__LocalWorkers=0 Akka__Port=$AKKA Limits__MaxQueriesPerMinute=1000000 Limits__MaxQueuedTasks=1000000 \
   Persistence__ConnectionString="Data Source=$scratch/bench.db" dotnet bin/Release/net10.0/AiSystem.Master.dll >"$scratch/master.log" 2>&1) & pids+=($!)
 wait_for "curl -sf http://127.0.0.1:$HTTP/healthz/ready" "the master"
 for n in $(seq 1 "$WORKERS"); do
-  (cd src/Worker && env "${common[@]}" Worker__Id=bench-worker-$n Worker__SimulatedDelay=00:00:00 Worker__Capacity=256 \
+  (cd src/Worker && exec env "${common[@]}" Worker__Id=bench-worker-$n Worker__SimulatedDelay=00:00:00 Worker__Capacity=256 \
     Akka__SeedNodes=akka.tcp://ai-system@localhost:$AKKA dotnet bin/Release/net10.0/AiSystem.Worker.dll >"$scratch/worker-$n.log" 2>&1) & pids+=($!)
 done
 wait_for "[ \$(curl -sf http://127.0.0.1:$HTTP/api/workers | grep -o '\"id\"' | wc -l) -ge $WORKERS ]" "$WORKERS workers"
