@@ -31,10 +31,9 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
     private readonly IActorRef _sessions;
     private readonly ILogger<DispatcherActor> _log;
     private readonly string _grpcEndpoint;
+    private readonly MasterMetrics _metrics;
 
     public ITimerScheduler Timers { get; set; } = null!;
-
-    private readonly MasterMetrics _metrics;
 
     public DispatcherActor(ITaskPublisher publisher, IActorRef sessions, DispatcherSettings settings, MasterMetrics metrics,
         ILogger<DispatcherActor> log)
