@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of AiSystem: unit, contract, Gemini client (fake server), end-to-end with real processes,
-# Mosquitto and PostgreSQL, and the chat page in Chromium. Installs what the tests need when missing (apt).
-# Ends with "N passed, N failed".
+# Mosquitto and PostgreSQL, the chat page in Chromium, and the Docker Swarm stack on a real one-node swarm
+# (tests/Swarm/run.sh). Installs what the tests need when missing (apt). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -18,7 +18,7 @@ fi
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.swarm"' EXIT
 
 if ! dotnet build AiSystem.sln -c Debug 2>&1 | tee "$log" | grep -E ' error |Build succeeded|warn' ; then :; fi
 if ! grep -q 'Build succeeded' "$log"; then
@@ -43,5 +43,16 @@ if [ "$assemblies" -lt "$expected" ] && [ "$failed" -eq 0 ]; then
   echo "Only $assemblies of $expected test assemblies reported results."
   failed=1
 fi
+# The Swarm test: its own script (a Docker engine, images, a swarm); its checks count like tests.
+tests/Swarm/run.sh 2>&1 | tee "$log.swarm"
+swarm=$(grep -E '^swarm: [0-9]+ passed, [0-9]+ failed' "$log.swarm" | tail -1)
+if [ -z "$swarm" ]; then
+  echo "tests/Swarm/run.sh ended without its summary line."
+  failed=$((failed + 1))
+else
+  passed=$((passed + $(echo "$swarm" | awk '{print $2}')))
+  failed=$((failed + $(echo "$swarm" | awk '{print $4}')))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@ using AiSystem.Master.Api;
 using AiSystem.Master.Cluster;
 using AiSystem.Master.Observability;
 using AiSystem.Messages.Cluster;
+using AiSystem.Messages.Configuration;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using AiSystem.Master.Configuration;
@@ -18,6 +19,7 @@ using AiSystem.Messages.Mqtt;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.AddSecretFiles();
 var (master, mqtt, akka, persistence) = builder.AddMasterOptions();
 var version = typeof(MasterOptions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 

@@ -45,7 +45,12 @@ public static class WorkerHosting
             .WithActors((system, _, resolver) =>
                 ClusterHosting.ReportClusterJoin(system, resolver.GetService<ILoggerFactory>().CreateLogger("AiSystem.Worker.Cluster"),
                     TimeSpan.FromSeconds(15)))
-            .AddWorkerActor());
+            .AddWorkerActor()
+            .WithActors((system, _, resolver) =>
+            {
+                if (settings.Worker.ExitWithoutMasterAfter > TimeSpan.Zero)
+                    system.ActorOf(resolver.Props<ClusterMembershipWatch>(settings.Worker.ExitWithoutMasterAfter), "cluster-membership-watch");
+            }));
         if (settings.Worker.HealthPort > 0)
             services.AddHostedService<HealthEndpoint>();
         services.AddSingleton<WorkerMqttBridge>();

@@ -18,6 +18,12 @@ public sealed class WorkerOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>Port of the small HTTP endpoint with <c>/healthz/live</c> and <c>/healthz/ready</c>; 0 = none.</summary>
     public int HealthPort { get; set; }
+    /// <summary>
+    /// 0 (default): a worker outside the cluster keeps serving over MQTT. Above 0: once it has lost the cluster (removed,
+    /// or no reachable master for this long) it drains and exits with code 75 so that its supervisor restarts it into
+    /// the current cluster. The Swarm stack sets it.
+    /// </summary>
+    public TimeSpan ExitWithoutMasterAfter { get; set; }
 
     public string EffectiveId => string.IsNullOrWhiteSpace(Id) ? _generatedId : Id;
     private readonly string _generatedId = $"csharp-worker-{Guid.NewGuid().ToString("N")[..8]}";
@@ -71,6 +77,7 @@ public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, Gemini
             errors.Add($"Gemini__BaseUrl must be an absolute URL, got '{gemini.BaseUrl}'.");
         if (mqtt.Validate() is { } mqttError) errors.Add(mqttError);
         if (akka.Validate() is { } akkaError) errors.Add(akkaError);
+        if (worker.ExitWithoutMasterAfter < TimeSpan.Zero) errors.Add($"Worker__ExitWithoutMasterAfter must not be negative, got {worker.ExitWithoutMasterAfter}.");
         if (worker.HealthPort is < 0 or > 65535) errors.Add($"Worker__HealthPort must be between 0 (off) and 65535, got {worker.HealthPort}.");
         if (errors.Count > 0) throw new InvalidOperationException("Invalid worker settings: " + string.Join(" ", errors));
         return new WorkerSettings(worker, llm, gemini, mqtt, akka);

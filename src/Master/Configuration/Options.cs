@@ -58,4 +58,6 @@ public sealed class PersistenceOptions
     public string Provider { get; set; } = "sqlite";
     /// <summary>Default for SQLite: <c>Data Source=data/aisystem.db</c> under the master's content root.</summary>
     public string ConnectionString { get; set; } = "";
+    /// <summary>PostgreSQL only: the password, kept out of the connection string (in Swarm: a Docker secret).</summary>
+    public string Password { get; set; } = "";
 }

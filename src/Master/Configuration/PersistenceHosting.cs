@@ -33,7 +33,9 @@ public static class PersistenceHosting
             case "postgresql" or "postgres":
                 if (string.IsNullOrWhiteSpace(options.ConnectionString))
                     throw new OptionsValidationException("Persistence__ConnectionString is required with Persistence__Provider=postgresql.");
-                return (options.ConnectionString, ProviderName.PostgreSQL15);
+                var postgres = new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString);
+                if (!string.IsNullOrEmpty(options.Password)) postgres.Password = options.Password;
+                return (postgres.ConnectionString, ProviderName.PostgreSQL15);
             default:
                 throw new OptionsValidationException($"Persistence__Provider must be sqlite or postgresql, got '{options.Provider}'.");
         }
