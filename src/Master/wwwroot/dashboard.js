@@ -246,6 +246,10 @@
         d += `${d && buckets[i - 1] && buckets[i - 1][key] != null ? "L" : "M"}${(x(i) + bw / 2).toFixed(1)},${yLat(b[key]).toFixed(1)}`;
       });
       if (d) nodes.push(el("path", { d, class: cls }));
+      // A dot per bucket as well: a lone bucket has no line to show.
+      buckets.forEach((b, i) => {
+        if (b[key] !== null && b[key] !== undefined) nodes.push(el("circle", { cx: (x(i) + bw / 2).toFixed(1), cy: yLat(b[key]).toFixed(1), r: 2.5, class: `dot-${cls}` }));
+      });
     }
     nodes.push(el("text", { x: pad.left, y: height - 6, class: "axis" }, `−${Math.round((n * per) / 60)} min`));
     nodes.push(el("text", { x: pad.left + w, y: height - 6, "text-anchor": "end", class: "axis" }, "now"));
