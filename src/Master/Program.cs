@@ -8,6 +8,7 @@ using AiSystem.Messages.Configuration;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using AiSystem.Master.Configuration;
+using AiSystem.Master.Dashboard;
 using AiSystem.Master.Dispatch;
 using AiSystem.Master.Grpc;
 using AiSystem.Master.Hubs;
@@ -51,7 +52,8 @@ builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     .AddBrowserPushActor()
     .AddSessionSharding()
     .AddDispatcherSingleton()
-    .AddClusterEventsActor());
+    .AddClusterEventsActor()
+    .AddDashboardActor());
 
 // Health: live = the actor system runs; ready = broker connected, gRPC listening, in the cluster.
 builder.Services.AddHealthChecks()
@@ -65,6 +67,7 @@ builder.Services.AddSingleton<MasterMqttBridge>();
 builder.Services.AddSingleton<ITaskPublisher>(sp => sp.GetRequiredService<MasterMqttBridge>());
 builder.Services.AddHostedService(sp => sp.GetRequiredService<MasterMqttBridge>());
 builder.Services.AddHostedService<LocalWorkersService>();
+builder.Services.AddDashboard();
 builder.Services.AddSingleton<MasterLifecycle>();
 builder.Services.AddSingleton<MasterDrain>();
 builder.Services.AddSingleton<IHostLifetime, DrainingLifetime>(); // SIGTERM drains first, then stops
@@ -77,6 +80,7 @@ app.UseStaticFiles();
 app.MapHub<ChatHub>("/hubs/chat");
 app.MapGrpcService<WorkerCallbackService>(); // answers only on the HTTP/2 port: the web port speaks HTTP/1.1
 app.MapOperatorApi();
+app.MapDashboard();
 app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Live) });
 app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
 app.MapPrometheusScrapingEndpoint("/metrics");

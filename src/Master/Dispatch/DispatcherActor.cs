@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Akka.Persistence;
 using AiSystem.Master.Configuration;
+using AiSystem.Master.Dashboard;
 using AiSystem.Master.Observability;
 using AiSystem.Master.Sessions;
 using AiSystem.Messages;
@@ -32,6 +33,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
     private readonly ILogger<DispatcherActor> _log;
     private readonly string _grpcEndpoint;
     private readonly MasterMetrics _metrics;
+    private readonly AnswerSeries _answers = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -153,6 +155,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
         });
 
         Command<GetDispatchSnapshot>(_ => Sender.Tell(Snapshot()));
+        Command<GetAnswerSeries>(_ => Sender.Tell(_answers.View(DateTimeOffset.UtcNow)));
 
         Command<TaskPublishFailed>(m =>
         {
@@ -235,14 +238,17 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
                     _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskQueuedNotice(task.TaskId, position)));
                     break;
                 case CompletedEffect(var task, var result):
+                    var now = DateTimeOffset.UtcNow;
+                    var latency = now - DateTimeOffset.FromUnixTimeMilliseconds(task.Timestamp);
                     if (string.IsNullOrEmpty(result.Error))
-                        _metrics.Answered(DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(task.Timestamp),
-                            TimeSpan.FromMilliseconds(result.ProcessingTimeMs));
+                        _metrics.Answered(latency, TimeSpan.FromMilliseconds(result.ProcessingTimeMs));
                     else
                         _metrics.Failed();
+                    _answers.Record(now, latency, answered: string.IsNullOrEmpty(result.Error));
                     break;
                 case FailedEffect(var task, var error):
                     _metrics.Failed();
+                    _answers.Record(DateTimeOffset.UtcNow, TimeSpan.Zero, answered: false);
                     _log.LogWarning("Task {TaskId} of session {SessionId} failed: {Error}", task.TaskId, task.SessionId, error);
                     break;
                 case RedispatchEffect(var task, var reason):
