@@ -22,30 +22,25 @@ export DOCKER_BUILDKIT=0
 OUT="$REPO_ROOT/artifacts/swarm"
 started=$SECONDS
 
-if ! docker image inspect local/debian:bookworm >/dev/null 2>&1; then
+rm -rf "$OUT/publish" "$OUT/aictl"
+mkdir -p "$OUT"
+
+# The base image, made with debootstrap when missing (in the background, while the apps are published).
+make_base() {
   command -v debootstrap >/dev/null || die "the base image local/debian:bookworm is missing and debootstrap is not installed (apt-get install debootstrap)"
+  local mirror rootfs
   mirror="${DEBIAN_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}"
   [ -n "$mirror" ] || die "no Debian mirror: set DEBIAN_MIRROR"
   rootfs="$(mktemp -d)"
-  trap 'rm -rf "$rootfs"' EXIT
   say "base image local/debian:bookworm (debootstrap from $mirror)"
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$OUT.debootstrap.log" 2>&1 ||
-    { mkdir -p "$OUT"; die "debootstrap failed; see $OUT.debootstrap.log"; }
+  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$OUT/debootstrap.log" 2>&1 ||
+    { rm -rf "$rootfs"; die "debootstrap failed; see $OUT/debootstrap.log"; }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | docker import - local/debian:bookworm >/dev/null
-  rm -rf "$rootfs"; trap - EXIT
-fi
-
-say "publishing master, worker and aictl (Release)"
-rm -rf "$OUT/publish" "$OUT/aictl"
-mkdir -p "$OUT"
-for app in Master Worker; do
-  lower="$(echo "$app" | tr '[:upper:]' '[:lower:]')"
-  dotnet publish "$REPO_ROOT/src/$app/$app.csproj" -c Release -r linux-x64 --self-contained false -p:UseAppHost=false \
-    -o "$OUT/publish/$lower" -v q -nologo >/dev/null || die "dotnet publish of $app failed"
-done
-dotnet publish "$REPO_ROOT/src/Ctl/Ctl.csproj" -c Release -p:UseAppHost=false -o "$OUT/aictl" -v q -nologo >/dev/null ||
-  die "dotnet publish of aictl failed"
+  rm -rf "$rootfs"
+}
+base_job=""
+if ! docker image inspect local/debian:bookworm >/dev/null 2>&1; then make_base & base_job=$!; fi
 
 # docker build, quiet unless it fails (then its whole output, minus the classic builder's deprecation notice).
 docker_build() {
@@ -56,6 +51,33 @@ docker_build() {
   fi
   rm -f "$log"
 }
+
+tags="$(mktemp)"
+build() { # name, context, extra args...
+  local name="$1" context="$2" tag; shift 2
+  docker_build -t "aisystem/$name:latest" -f "$SWARM_DIR/images/$name/Dockerfile" "$@" "$context"
+  tag="${fixed_tag:-$(docker image inspect --format '{{.Id}}' "aisystem/$name:latest" | cut -d: -f2 | cut -c1-12)}"
+  docker tag "aisystem/$name:latest" "aisystem/$name:$tag"
+  echo "$(echo "$name" | tr '[:lower:]' '[:upper:]')_TAG=$tag" >> "$tags"
+  say "image $IMAGE_PREFIX/$name:$tag"
+  if [ -n "$REGISTRY" ]; then
+    docker tag "aisystem/$name:$tag" "$REGISTRY/aisystem/$name:$tag"
+    docker push -q "$REGISTRY/aisystem/$name:$tag" >/dev/null
+  fi
+}
+say "publishing master, worker and aictl (Release)"
+for app in Master Worker; do
+  lower="$(echo "$app" | tr '[:upper:]' '[:lower:]')"
+  dotnet publish "$REPO_ROOT/src/$app/$app.csproj" -c Release -r linux-x64 --self-contained false -p:UseAppHost=false \
+    -o "$OUT/publish/$lower" -v q -nologo >/dev/null || die "dotnet publish of $app failed"
+done
+dotnet publish "$REPO_ROOT/src/Ctl/Ctl.csproj" -c Release -p:UseAppHost=false -o "$OUT/aictl" -v q -nologo >/dev/null ||
+  die "dotnet publish of aictl failed"
+
+if [ -n "$base_job" ]; then wait "$base_job" || die "the base image could not be made"; fi
+# Mosquitto and PostgreSQL (apt downloads) build while the runtime image is made.
+build mosquitto "$SWARM_DIR/images/mosquitto" > "$OUT/mosquitto.log" 2>&1 & infra_mosquitto=$!
+build postgres "$SWARM_DIR/images/postgres" > "$OUT/postgres.log" 2>&1 & infra_postgres=$!
 
 # The runtime the apps were published against, copied from this machine's .NET install.
 dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
@@ -76,22 +98,12 @@ if ! docker image inspect "$runtime_image" >/dev/null 2>&1; then
 fi
 rm -rf "$OUT/dotnet"
 
-tags="$(mktemp)"
-build() { # name, context, extra args...
-  local name="$1" context="$2" tag; shift 2
-  docker_build -t "aisystem/$name:latest" -f "$SWARM_DIR/images/$name/Dockerfile" "$@" "$context"
-  tag="${fixed_tag:-$(docker image inspect --format '{{.Id}}' "aisystem/$name:latest" | cut -d: -f2 | cut -c1-12)}"
-  docker tag "aisystem/$name:latest" "aisystem/$name:$tag"
-  echo "$(echo "$name" | tr '[:lower:]' '[:upper:]')_TAG=$tag" >> "$tags"
-  say "image $IMAGE_PREFIX/$name:$tag"
-  if [ -n "$REGISTRY" ]; then
-    docker tag "aisystem/$name:$tag" "$REGISTRY/aisystem/$name:$tag"
-    docker push -q "$REGISTRY/aisystem/$name:$tag" >/dev/null
-  fi
-}
 build master "$REPO_ROOT" --build-arg "RUNTIME_IMAGE=$runtime_image"
 build worker "$REPO_ROOT" --build-arg "RUNTIME_IMAGE=$runtime_image"
-build mosquitto "$SWARM_DIR/images/mosquitto"
-build postgres "$SWARM_DIR/images/postgres"
+for job in mosquitto postgres; do
+  pid_var="infra_$job"
+  wait "${!pid_var}" || { cat "$OUT/$job.log" >&2; die "the $job image failed"; }
+  cat "$OUT/$job.log"; rm -f "$OUT/$job.log"
+done
 mv "$tags" "$TAGS_FILE"
 say "images built in $((SECONDS - started)) s; deploy.sh will use $(tr '\n' ' ' < "$TAGS_FILE")"
