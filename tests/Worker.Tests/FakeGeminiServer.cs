@@ -121,6 +121,15 @@ public sealed class FakeGeminiServer : IAsyncDisposable
     public void Respond(int statusCode, string body, string contentType = "application/json; charset=utf-8", IReadOnlyDictionary<string, string>? headers = null) =>
         _reply = new Reply(statusCode, contentType, Encoding.UTF8.GetBytes(body), contentType.StartsWith("text/event-stream", StringComparison.Ordinal), headers);
 
+    /// <summary>The next request (in order, one each) gets this custom body; then the usual reply applies again.</summary>
+    public void RespondOnce(int statusCode, string body, string contentType = "application/json; charset=utf-8")
+    {
+        var usual = _reply;
+        Respond(statusCode, body, contentType);
+        _once.Enqueue(_reply);
+        _reply = usual;
+    }
+
     public async ValueTask DisposeAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
