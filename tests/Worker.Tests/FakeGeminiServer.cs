@@ -53,6 +53,9 @@ public sealed class FakeGeminiServer : IAsyncDisposable
     /// <summary>Delay before each response is sent (to provoke client timeouts).</summary>
     public TimeSpan ResponseDelay { get; set; }
 
+    /// <summary>Pause between the events of a streamed (SSE) reply, as a real model writing.</summary>
+    public TimeSpan EventDelay { get; set; }
+
     public static string FixturePath(string fileName) => Path.Combine(FixtureDirectory, fileName);
 
     public static string ReadFixture(string fileName) => File.ReadAllText(FixturePath(fileName));
@@ -207,6 +210,11 @@ public sealed class FakeGeminiServer : IAsyncDisposable
             var isBlank = i == lineStart || (i == lineStart + 1 && bytes[lineStart] == (byte)'\r');
             if (isBlank)
             {
+                if (written > 0 && EventDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(EventDelay, context.RequestAborted).ConfigureAwait(false);
+                }
+
                 await context.Response.Body.WriteAsync(bytes.AsMemory(written, start - written), context.RequestAborted).ConfigureAwait(false);
                 await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
                 written = start;

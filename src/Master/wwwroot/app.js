@@ -588,10 +588,14 @@
   async function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
       try {
-        await navigator.clipboard.writeText(text);
+        // A browser that neither grants nor denies (no focus, a pending prompt) must not leave the button hanging.
+        await Promise.race([
+          navigator.clipboard.writeText(text),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("clipboard timeout")), 1500)),
+        ]);
         return true;
       } catch {
-        // denied: try the old way
+        // denied or undecided: try the old way
       }
     }
     const area = document.createElement("textarea");
