@@ -10,9 +10,10 @@ public sealed record ModelChoice(IChatClient Client, string Provider);
 /// Picks the model for a task: the task's key, else the worker's own; <c>auto</c> means Gemini when there is a key
 /// and the simulated model when there is none.
 /// </summary>
-public sealed class ModelSelector(LlmOptions llm, GeminiOptions gemini, HttpClient http)
+/// <param name="simulatedPace">How long the simulated model takes to stream an answer (<c>Worker__SimulatedDelay</c>).</param>
+public sealed class ModelSelector(LlmOptions llm, GeminiOptions gemini, HttpClient http, TimeSpan simulatedPace = default)
 {
-    private readonly SimulatedChatClient _simulated = new();
+    private readonly SimulatedChatClient _simulated = new(pace: simulatedPace);
     private readonly Uri _baseUrl = new(gemini.BaseUrl);
 
     public ModelChoice Choose(string? taskApiKey, string? taskModel)

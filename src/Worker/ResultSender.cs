@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AiSystem.Messages;
 using AiSystem.Messages.Grpc;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -9,17 +10,45 @@ namespace AiSystem.Worker;
 public interface IResultSender
 {
     Task<ResultAck> SendAsync(string grpcEndpoint, TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken);
+
+    /// <summary>Where one task's answer streams while the model writes it. Without streaming: only the result, with <see cref="SendAsync"/>.</summary>
+    IAnswerStream OpenStream(TaskMessage task, string workerId) => new UnstreamedAnswer(this, task.GrpcEndpoint);
+}
+
+/// <summary>One task's answer on its way to the master: text as it comes (best effort), then the result (reliably).</summary>
+public interface IAnswerStream : IAsyncDisposable
+{
+    /// <summary>The next piece of the answer; <paramref name="restart"/>: the model started over. Never throws for transport trouble.</summary>
+    Task WriteAsync(string text, bool restart, CancellationToken cancellationToken);
+
+    /// <summary>Delivers the result: on the stream when it works, else with <c>SendResult</c> and its retries.</summary>
+    Task<ResultAck> CompleteAsync(TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken);
+}
+
+/// <summary>For masters (or test doubles) without streaming: the text is dropped, the result goes the old way.</summary>
+public sealed class UnstreamedAnswer(IResultSender sender, string grpcEndpoint) : IAnswerStream
+{
+    public Task WriteAsync(string text, bool restart, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<ResultAck> CompleteAsync(TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken) =>
+        sender.SendAsync(grpcEndpoint, result, giveUpAt, cancellationToken);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
 public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSender, IDisposable
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    /// <summary>A master that said UNIMPLEMENTED to StreamResult gets plain results for this long (it may be upgraded meanwhile).</summary>
+    private static readonly TimeSpan RememberOldMaster = TimeSpan.FromMinutes(10);
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ILogger _log = log;
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _unaryUntil = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Retries with backoff while the master is unreachable, until <paramref name="giveUpAt"/>.</summary>
     public async Task<ResultAck> SendAsync(string grpcEndpoint, TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
     {
-        var client = new WorkerCallback.WorkerCallbackClient(Channel(grpcEndpoint));
+        var client = Client(grpcEndpoint);
         var backoff = TimeSpan.FromMilliseconds(200);
         for (var attempt = 1; ; attempt++)
         {
@@ -29,7 +58,7 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSen
             }
             catch (RpcException e) when (IsTransient(e.StatusCode) && DateTimeOffset.UtcNow + backoff < giveUpAt && !cancellationToken.IsCancellationRequested)
             {
-                log.LogWarning("Result of task {TaskId} not delivered to {Endpoint} (attempt {Attempt}: {Status}); retrying in {Delay} ms",
+                _log.LogWarning("Result of task {TaskId} not delivered to {Endpoint} (attempt {Attempt}: {Status}); retrying in {Delay} ms",
                     result.TaskId, grpcEndpoint, attempt, e.StatusCode, (int)backoff.TotalMilliseconds);
                 await Task.Delay(backoff, cancellationToken);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -37,15 +66,109 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSen
         }
     }
 
+    public IAnswerStream OpenStream(TaskMessage task, string workerId)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (string.IsNullOrEmpty(task.TaskId) // an old master: it could not match chunks to a task
+            || (_unaryUntil.TryGetValue(task.GrpcEndpoint, out var until) && until > DateTimeOffset.UtcNow))
+            return new UnstreamedAnswer(this, task.GrpcEndpoint);
+        return new GrpcAnswerStream(this, task, workerId);
+    }
+
     private static bool IsTransient(StatusCode code) =>
         code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.ResourceExhausted or StatusCode.Unknown;
 
-    private GrpcChannel Channel(string endpoint) => _channels.GetOrAdd(endpoint, e =>
+    private WorkerCallback.WorkerCallbackClient Client(string endpoint) => new(_channels.GetOrAdd(endpoint, e =>
         GrpcChannel.ForAddress(e.Contains("://", StringComparison.Ordinal) ? e : "http://" + e,
-            new GrpcChannelOptions { MaxReceiveMessageSize = 4 * 1024 * 1024 }));
+            new GrpcChannelOptions { MaxReceiveMessageSize = 4 * 1024 * 1024 })));
 
     public void Dispose()
     {
         foreach (var channel in _channels.Values) channel.Dispose();
+    }
+
+    /// <summary>A <c>StreamResult</c> call, opened with the first piece of text.</summary>
+    private sealed class GrpcAnswerStream(GrpcResultSender owner, TaskMessage task, string workerId) : IAnswerStream
+    {
+        private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
+        private static readonly TimeSpan MaxCallTime = TimeSpan.FromMinutes(10);
+        private AsyncClientStreamingCall<TaskChunk, ResultAck>? _call;
+        private bool _broken;
+        private long _sequence;
+
+        public async Task WriteAsync(string text, bool restart, CancellationToken cancellationToken)
+        {
+            if (_broken) return;
+            try
+            {
+                _call ??= owner.Client(task.GrpcEndpoint).StreamResult(deadline: DateTime.UtcNow + MaxCallTime, cancellationToken: cancellationToken);
+                await _call.RequestStream.WriteAsync(Chunk(text, restart, null), cancellationToken);
+            }
+            catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or ObjectDisposedException)
+            {
+                // Text is best effort: the result still goes (below) on its own.
+                _broken = true;
+                owner._log.LogDebug("Streaming task {TaskId} to {Endpoint} stopped: {Error}", task.TaskId, task.GrpcEndpoint, e.Message);
+            }
+        }
+
+        public async Task<ResultAck> CompleteAsync(TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
+        {
+            if (_call is not null && !_broken)
+            {
+                try
+                {
+                    await _call.RequestStream.WriteAsync(Chunk("", false, result), cancellationToken);
+                    await _call.RequestStream.CompleteAsync();
+                    return await _call.ResponseAsync.WaitAsync(AckTimeout, cancellationToken);
+                }
+                catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or ObjectDisposedException or TimeoutException)
+                {
+                    owner._log.LogDebug("Result of task {TaskId} not delivered on its stream ({Error}); sending it alone", task.TaskId, e.Message);
+                }
+            }
+            if (_call is not null) await NoteOldMasterAsync(_call);
+            // SendResult: the dispatcher takes a result once; one that the stream did deliver comes back as a duplicate, acked.
+            return await owner.SendAsync(task.GrpcEndpoint, result, giveUpAt, cancellationToken);
+        }
+
+        private async Task NoteOldMasterAsync(AsyncClientStreamingCall<TaskChunk, ResultAck> call)
+        {
+            try
+            {
+                await call.ResponseAsync.WaitAsync(TimeSpan.FromSeconds(1));
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+            {
+                owner._unaryUntil[task.GrpcEndpoint] = DateTimeOffset.UtcNow + RememberOldMaster;
+                owner._log.LogInformation("Master {Endpoint} does not take streamed answers (an older version): results go with SendResult", task.GrpcEndpoint);
+            }
+            catch (Exception)
+            {
+                // any other end of the call: nothing to learn from it
+            }
+        }
+
+        private TaskChunk Chunk(string text, bool restart, TaskResult? result)
+        {
+            var chunk = new TaskChunk
+            {
+                TaskId = task.TaskId ?? "",
+                WorkerId = workerId,
+                SessionId = task.SessionId,
+                Attempt = task.Attempt ?? 0,
+                Sequence = ++_sequence,
+                Text = text,
+                Restart = restart,
+            };
+            if (result is not null) chunk.Result = result;
+            return chunk;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _call?.Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using AiSystem.Messages;
 using AiSystem.Messages.Grpc;
 using AiSystem.Worker.Models;
@@ -6,7 +7,10 @@ using Microsoft.Extensions.AI;
 
 namespace AiSystem.Worker;
 
-/// <summary>Runs one task: asks the model, waits the simulated processing delay, and sends the result to the master.</summary>
+/// <summary>
+/// Runs one task: asks the model for a streamed answer, passes the text on to the master as it comes, takes at least
+/// the simulated processing delay in all, and sends the result.
+/// </summary>
 public sealed class TaskRunner(string workerId, ModelSelector models, IResultSender sender, TimeSpan simulatedDelay,
     ILogger<TaskRunner> log, ModelRetryPolicy? retryPolicy = null)
 {
@@ -21,11 +25,12 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
         var deadline = task.Deadline is > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(task.Deadline.Value) : DateTimeOffset.UtcNow + DefaultDeliveryWindow;
         string answer = "", error = "", provider = "";
         var permanent = false;
+        await using var stream = sender.OpenStream(task, workerId);
         try
         {
             var choice = models.Choose(task.ApiKey, task.Model);
             provider = choice.Provider;
-            answer = await AskWithRetriesAsync(choice, task, deadline, cancellationToken);
+            answer = await AskWithRetriesAsync(choice, task, deadline, stream, cancellationToken);
             if (string.IsNullOrWhiteSpace(answer))
                 error = "The model returned an empty answer. Please ask again.";
         }
@@ -41,8 +46,9 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
             log.LogError("Task {TaskId}: unexpected model failure: {Error}", task.TaskId, e.GetType().Name);
         }
 
-        if (simulatedDelay > TimeSpan.Zero && error.Length == 0)
-            await Task.Delay(simulatedDelay, cancellationToken);
+        // The simulated model paces its words across this delay; a faster answer waits out the rest.
+        if (simulatedDelay - watch.Elapsed is var rest && rest > TimeSpan.Zero && error.Length == 0)
+            await Task.Delay(rest, cancellationToken);
 
         var result = new TaskResult
         {
@@ -60,7 +66,7 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
             PermanentError = permanent,
         };
 
-        var ack = await sender.SendAsync(task.GrpcEndpoint, result, deadline, cancellationToken);
+        var ack = await stream.CompleteAsync(result, deadline, cancellationToken);
         if (!ack.Success)
             log.LogWarning("Master refused the result of task {TaskId}: {Message}", task.TaskId, ack.Message);
         log.LogInformation("Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})",
@@ -68,14 +74,26 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
         return result;
     }
 
-    private async Task<string> AskWithRetriesAsync(ModelChoice choice, TaskMessage task, DateTimeOffset deadline, CancellationToken ct)
+    private async Task<string> AskWithRetriesAsync(ModelChoice choice, TaskMessage task, DateTimeOffset deadline, IAnswerStream stream,
+        CancellationToken ct)
     {
+        var streamed = false;
         for (var retries = 0; ; retries++)
         {
+            var answer = new StringBuilder();
             try
             {
-                var response = await choice.Client.GetResponseAsync([new ChatMessage(ChatRole.User, task.Query)], cancellationToken: ct);
-                return response.Text;
+                // A retry after text went out starts the answer over on the page too.
+                var restart = streamed;
+                await foreach (var update in choice.Client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, task.Query)], cancellationToken: ct))
+                {
+                    var text = update.Text;
+                    if (text.Length == 0) continue;
+                    answer.Append(text);
+                    await stream.WriteAsync(text, restart, ct);
+                    (restart, streamed) = (false, true);
+                }
+                return answer.ToString();
             }
             catch (ModelException e) when (_retry.NextDelay(e, retries, deadline - DateTimeOffset.UtcNow) is { } delay)
             {

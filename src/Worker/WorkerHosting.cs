@@ -28,7 +28,7 @@ public static class WorkerHosting
         services.AddSingleton(logSink);
         services.AddHttpClient("gemini", c => c.Timeout = settings.Gemini.RequestTimeout);
         services.AddSingleton(sp => new ModelSelector(settings.Llm, settings.Gemini,
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient("gemini")));
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient("gemini"), settings.Worker.SimulatedDelay));
         services.AddSingleton<IResultSender, GrpcResultSender>();
         services.AddSingleton(sp => new TaskRunner(settings.Worker.EffectiveId, sp.GetRequiredService<ModelSelector>(),
             sp.GetRequiredService<IResultSender>(), settings.Worker.SimulatedDelay, sp.GetRequiredService<ILogger<TaskRunner>>()));

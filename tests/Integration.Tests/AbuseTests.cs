@@ -192,7 +192,7 @@ public sealed class AbuseTests : IAsyncLifetime
         const string browserKey = "AIzaBROWSER-canary-6d1f0a";
         const string workerKey = "AIzaWORKER-canary-93be44";
         await using var gemini = await FakeGeminiServer.StartAsync();
-        gemini.RespondWithFixture("unary-success-basic-reply-short.json");
+        gemini.RespondWithFixture("streaming-success-basic-reply-short.txt");
         await using var logs = await LogListener.StartAsync(_broker.Port);
         _master = await MasterProcess.StartAsync(_broker, localWorkers: 0, new Dictionary<string, string?> { ["GEMINI_API_KEY"] = workerKey });
         var geminiSettings = new Dictionary<string, string?> { ["Gemini__BaseUrl"] = gemini.BaseUrl.ToString(), ["GEMINI_API_KEY"] = workerKey };

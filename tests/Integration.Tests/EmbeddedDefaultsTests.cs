@@ -56,18 +56,19 @@ public sealed class EmbeddedDefaultsTests : IAsyncLifetime
     [Fact]
     public async Task With_a_key_from_the_browser_the_answer_comes_from_Gemini_and_the_key_goes_nowhere_else()
     {
-        _gemini.RespondWithFixture("unary-success-basic-reply-short.json");
+        _gemini.RespondWithFixture("streaming-success-basic-reply-short.txt");
         var browser = await StartAsync();
 
         await browser.SubmitAsync("Where is Google's headquarters?", BrowserKey);
         await Poll.UntilAsync(() => browser.Answers.Count == 1, TimeSpan.FromSeconds(30), "the Gemini answer", () => _master!.Process.Tail());
 
         var answer = browser.Answers[0];
-        Assert.Contains("Mountain View, California", answer.Str("response"));
+        Assert.Equal("The capital of Wyoming is **Cheyenne**.\n", answer.Str("response")); // the streamed pieces, whole
         Assert.Equal("gemini:gemini-2.5-flash", answer.Str("provider"));
         var request = Assert.Single(_gemini.Requests);
         Assert.Equal(BrowserKey, request.Header("x-goog-api-key"));
-        Assert.Contains("/v1beta/models/gemini-2.5-flash:generateContent", request.Path);
+        Assert.Contains("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", request.PathAndQuery);
+        Assert.NotEmpty(browser.Payloads("AiResponseChunk")); // and the browser saw it arrive in pieces first
         Assert.Contains("headquarters?", request.Body);
 
         // An invalid key is a clear failure for the user, not a crash and not an empty answer.

@@ -67,6 +67,29 @@ public class DispatcherActorTests : TestKit
     }
 
     [Fact]
+    public void Streamed_text_reaches_the_session_only_from_the_worker_and_attempt_that_hold_the_task()
+    {
+        _dispatcher.Tell(Register("w1"));
+        _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "hello", "", 42)), TestActor);
+        ExpectMsg<SubmitReply>();
+        _sessions.ExpectMsg<SessionEnvelope>(); // assigned
+
+        _dispatcher.Tell(new TaskProgress("t1", "intruder", 1, 0, "forged"));
+        _dispatcher.Tell(new TaskProgress("t1", "w1", 7, 0, "another attempt"));
+        _dispatcher.Tell(new TaskProgress("t1", "w1", 1, 0, "Hel"));
+        _dispatcher.Tell(new TaskProgress("t1", "w1", 1, 3, "lo"));
+
+        Assert.Equal(new SessionEnvelope("s1", new TaskProgressNotice("t1", 1, 0, "Hel")), _sessions.ExpectMsg<SessionEnvelope>());
+        Assert.Equal(new SessionEnvelope("s1", new TaskProgressNotice("t1", 1, 3, "lo")), _sessions.ExpectMsg<SessionEnvelope>());
+
+        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "Hello" }), TestActor);
+        Assert.True(ExpectMsg<ResultAck>().Success);
+        Assert.IsType<TaskOutcomeNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
+        _dispatcher.Tell(new TaskProgress("t1", "w1", 1, 5, " late"));   // answered: nothing streams any more
+        _sessions.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public void A_result_is_acknowledged_and_reaches_the_session_a_forged_one_is_refused()
     {
         _dispatcher.Tell(Register("w1"));

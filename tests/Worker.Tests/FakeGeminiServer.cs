@@ -53,6 +53,9 @@ public sealed class FakeGeminiServer : IAsyncDisposable
     /// <summary>Delay before each response is sent (to provoke client timeouts).</summary>
     public TimeSpan ResponseDelay { get; set; }
 
+    /// <summary>Pause between the events of a streamed (SSE) reply, as a real model writing.</summary>
+    public TimeSpan EventDelay { get; set; }
+
     public static string FixturePath(string fileName) => Path.Combine(FixtureDirectory, fileName);
 
     public static string ReadFixture(string fileName) => File.ReadAllText(FixturePath(fileName));
@@ -120,6 +123,15 @@ public sealed class FakeGeminiServer : IAsyncDisposable
     /// <summary>Answer with a custom body (for cases the recordings do not cover).</summary>
     public void Respond(int statusCode, string body, string contentType = "application/json; charset=utf-8", IReadOnlyDictionary<string, string>? headers = null) =>
         _reply = new Reply(statusCode, contentType, Encoding.UTF8.GetBytes(body), contentType.StartsWith("text/event-stream", StringComparison.Ordinal), headers);
+
+    /// <summary>The next request (in order, one each) gets this custom body; then the usual reply applies again.</summary>
+    public void RespondOnce(int statusCode, string body, string contentType = "application/json; charset=utf-8")
+    {
+        var usual = _reply;
+        Respond(statusCode, body, contentType);
+        _once.Enqueue(_reply);
+        _reply = usual;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -198,6 +210,11 @@ public sealed class FakeGeminiServer : IAsyncDisposable
             var isBlank = i == lineStart || (i == lineStart + 1 && bytes[lineStart] == (byte)'\r');
             if (isBlank)
             {
+                if (written > 0 && EventDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(EventDelay, context.RequestAborted).ConfigureAwait(false);
+                }
+
                 await context.Response.Body.WriteAsync(bytes.AsMemory(written, start - written), context.RequestAborted).ConfigureAwait(false);
                 await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
                 written = start;

@@ -45,10 +45,29 @@ public class ModelSelectorTests
     }
 }
 
-/// <summary>Stands in for the gRPC edge: records results; can hold them until released.</summary>
+/// <summary>Stands in for the gRPC edge: records results (and streamed text, when <see cref="Streams"/>); can hold them until released.</summary>
 internal sealed class RecordingSender : IResultSender
 {
     public ConcurrentQueue<(string Endpoint, TaskResult Result)> Sent { get; } = new();
+    public ConcurrentQueue<(string Text, bool Restart)> Streamed { get; } = new();
+    public bool Streams { get; init; }
+
+    public IAnswerStream OpenStream(TaskMessage task, string workerId) =>
+        Streams ? new RecordingStream(this, task.GrpcEndpoint) : new UnstreamedAnswer(this, task.GrpcEndpoint);
+
+    private sealed class RecordingStream(RecordingSender owner, string endpoint) : IAnswerStream
+    {
+        public Task WriteAsync(string text, bool restart, CancellationToken cancellationToken)
+        {
+            owner.Streamed.Enqueue((text, restart));
+            return Task.CompletedTask;
+        }
+
+        public Task<ResultAck> CompleteAsync(TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken) =>
+            owner.SendAsync(endpoint, result, giveUpAt, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
     public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public bool Hold { get; init; }
 
@@ -117,7 +136,7 @@ public class TaskRunnerTests
     public async Task An_overloaded_model_is_asked_again_and_its_later_answer_is_the_result()
     {
         await using var gemini = await FakeGeminiServer.StartAsync();
-        gemini.RespondWithFixture("unary-success-basic-reply-short.json");
+        gemini.RespondWithFixture("streaming-success-basic-reply-short.txt");
         gemini.RespondOnceWithFixture("unary-failure-overloaded-503.json");
         gemini.RespondOnceWithFixture("unary-failure-overloaded-503.json");
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
@@ -127,7 +146,67 @@ public class TaskRunnerTests
 
         Assert.Equal(3, gemini.Requests.Count);
         Assert.Empty(result.Error);
-        Assert.Contains("Mountain View", result.AiResponse);
+        Assert.Equal("The capital of Wyoming is **Cheyenne**.\n", result.AiResponse);
+    }
+
+    [Fact]
+    public async Task The_answer_streams_piece_by_piece_and_the_pieces_make_the_result()
+    {
+        await using var gemini = await FakeGeminiServer.StartAsync();
+        gemini.RespondWithFixture("streaming-success-basic-reply-short.txt");
+        var sender = new RecordingSender { Streams = true };
+        var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
+            sender, TimeSpan.Zero, NullLogger<TaskRunner>.Instance);
+
+        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+
+        Assert.Contains(":streamGenerateContent?alt=sse", Assert.Single(gemini.Requests).PathAndQuery);
+        Assert.Equal(["The", " capital of Wyoming", " is **Cheyenne**.\n"], sender.Streamed.Select(s => s.Text));
+        Assert.DoesNotContain(sender.Streamed, s => s.Restart);
+        Assert.Equal(string.Concat(sender.Streamed.Select(s => s.Text)), result.AiResponse);
+        Assert.Same(result, Assert.Single(sender.Sent).Result);
+    }
+
+    [Fact]
+    public async Task A_model_that_fails_mid_answer_is_asked_again_and_the_stream_starts_over()
+    {
+        await using var gemini = await FakeGeminiServer.StartAsync();
+        gemini.RespondWithFixture("streaming-success-basic-reply-short.txt");
+        gemini.RespondOnce(200, "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Half an\"}]}}]}\n\n" +
+            "data: {\"error\": {\"code\": 503, \"message\": \"The model is overloaded.\", \"status\": \"UNAVAILABLE\"}}\n\n", "text/event-stream");
+        var sender = new RecordingSender { Streams = true };
+        var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
+            sender, TimeSpan.Zero, NullLogger<TaskRunner>.Instance, new ModelRetryPolicy(baseBackoff: TimeSpan.FromMilliseconds(20)));
+
+        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+
+        Assert.Equal(("Half an", false), sender.Streamed.First());
+        Assert.Equal(("The", true), sender.Streamed.ElementAt(1)); // the retry's text replaces what was shown
+        Assert.Equal("The capital of Wyoming is **Cheyenne**.\n", result.AiResponse);
+    }
+
+    [Fact]
+    public async Task The_simulated_answer_is_spread_across_the_simulated_delay()
+    {
+        var sender = new RecordingSender { Streams = true };
+        var delay = TimeSpan.FromMilliseconds(600);
+        var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions { Provider = "simulated" }, new GeminiOptions(), new HttpClient(), delay),
+            sender, delay, NullLogger<TaskRunner>.Instance);
+        var seenAt = new ConcurrentQueue<int>();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var run = runner.RunAsync(Task(), CancellationToken.None);
+        while (!run.IsCompleted)
+        {
+            seenAt.Enqueue(sender.Streamed.Count);
+            await System.Threading.Tasks.Task.Delay(20);
+        }
+        var result = await run;
+
+        Assert.InRange(watch.Elapsed, delay, delay * 5); // the delay is spent streaming, not added after it
+        Assert.True(sender.Streamed.Count > 5);
+        Assert.True(seenAt.Distinct().Count() > 3, "the words arrive over time, not all at once");
+        Assert.Equal(SimulatedChatClient.AnswerFor("hello?"), result.AiResponse);
+        Assert.Equal(result.AiResponse, string.Concat(sender.Streamed.Select(s => s.Text)));
     }
 
     [Fact]

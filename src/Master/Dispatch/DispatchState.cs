@@ -232,6 +232,15 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     /// A result from a worker (PROTOCOL §2): accepted only for a task in flight on that worker, matched by task_id,
     /// or for old workers by session_id + query_timestamp. A late second result for a finished task is dropped.
     /// </summary>
+    /// <summary>
+    /// The in-flight task whose answer this worker may stream: the task must be assigned to it, and to the same
+    /// attempt when the worker names one (0: it does not know). Stale attempts and other workers get null.
+    /// </summary>
+    public DispatchTask? StreamingTask(string taskId, string workerId, int attempt) =>
+        _inFlight.TryGetValue(taskId, out var task) && task.WorkerId == workerId && (attempt == 0 || attempt == task.Attempt)
+            ? task
+            : null;
+
     public ResultDecision Complete(TaskResult result)
     {
         var task = Match(result);

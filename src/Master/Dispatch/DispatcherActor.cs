@@ -148,6 +148,13 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
             Apply(decision.Effects, () => replyTo.Tell(ack));
         });
 
+        // The per-chunk path: an in-memory check and a tell, no journal, no info logs.
+        Command<TaskProgress>(m =>
+        {
+            if (_state.StreamingTask(m.TaskId, m.WorkerId, m.Attempt) is { } task)
+                _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskProgressNotice(task.TaskId, task.Attempt, m.Offset, m.Text)));
+        });
+
         Command<OutcomeStored>(m =>
         {
             if (_ledger.AwaitsDelivery(m.TaskId))

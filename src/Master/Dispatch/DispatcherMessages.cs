@@ -19,6 +19,13 @@ public sealed record WorkerHeartbeatReceived(WorkerHeartbeat Heartbeat);
 /// <summary>From the gRPC edge: a worker's result. Replies <see cref="ResultAck"/>.</summary>
 public sealed record ResultReceived(TaskResult Result);
 
+/// <summary>
+/// From the gRPC edge: part of an answer as a worker streams it (coalesced). <paramref name="Text"/> replaces the
+/// answer from <paramref name="Offset"/> on. Best effort: never journaled, dropped unless the task is in flight on
+/// that worker (and attempt, when the worker said which).
+/// </summary>
+public sealed record TaskProgress(string TaskId, string WorkerId, int Attempt, int Offset, string Text);
+
 /// <summary>From the HTTP API: replies <see cref="DispatchSnapshot"/>.</summary>
 public sealed record GetDispatchSnapshot
 {

@@ -7,7 +7,7 @@ public sealed record SubmitQueryRequest(string? Query, string? ApiKey);
 public sealed record SubmitQueryResponse(string TaskId, string Status, int? Position);
 
 public sealed record HistoryItem(string TaskId, string Query, string? Response, string? Error, string? WorkerId,
-    long? ProcessingTimeMs, string? Provider, long Timestamp, bool? Retryable = null);
+    long? ProcessingTimeMs, string? Provider, long Timestamp, bool? Retryable = null, string? Partial = null);
 
 public sealed record SessionStartedEvent(string SessionId, bool Resumed, IReadOnlyList<HistoryItem> History);
 
@@ -18,6 +18,9 @@ public sealed record TaskAssignedEvent(string TaskId, string WorkerId, int Attem
 public sealed record AiResponseEvent(string TaskId, string Query, string Response, string WorkerId, string Provider,
     long ProcessingTimeMs, long Timestamp);
 
+/// <summary>Streamed text of attempt <paramref name="Attempt"/>: replaces the answer shown so far from <paramref name="Offset"/> on.</summary>
+public sealed record AiResponseChunkEvent(string TaskId, int Attempt, int Offset, string Text);
+
 public sealed record TaskFailedEvent(string TaskId, string Error, bool Retryable);
 
 /// <summary>Event names exactly as the browser listens for them.</summary>
@@ -26,6 +29,7 @@ public static class HubEvents
     public const string SessionStarted = nameof(SessionStarted);
     public const string TaskQueued = nameof(TaskQueued);
     public const string TaskAssigned = nameof(TaskAssigned);
+    public const string AiResponseChunk = nameof(AiResponseChunk);
     public const string AiResponse = nameof(AiResponse);
     public const string TaskFailed = nameof(TaskFailed);
 }

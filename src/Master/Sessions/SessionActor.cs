@@ -33,6 +33,7 @@ public sealed class SessionActor : ReceivePersistentActor
     private readonly SessionSettings _settings;
     private readonly ILogger _log;
     private readonly SessionHistory _history;
+    private readonly StreamingAnswers _streaming = new();
     /// <summary>Live browser connections: connection id → the master that holds it.</summary>
     private readonly Dictionary<string, string> _connections = [];
     private readonly RateLimiter _rate;
@@ -78,7 +79,7 @@ public sealed class SessionActor : ReceivePersistentActor
             SetReceiveTimeout(null);
             // Resumed: this browser asked for this session and it has a past.
             var resumed = m.RequestedSessionId == _sessionId && LastSequenceNr > 0;
-            Sender.Tell(new SessionStartedEvent(_sessionId, resumed, _history.Items.ToList()));
+            Sender.Tell(new SessionStartedEvent(_sessionId, resumed, _streaming.WithPartials(_history.Items)));
         });
 
         Command<DetachConnection>(m =>
@@ -121,12 +122,24 @@ public sealed class SessionActor : ReceivePersistentActor
         });
 
         Command<TaskQueuedNotice>(m => Push(HubEvents.TaskQueued, new TaskQueuedEvent(m.TaskId, m.Position)));
-        Command<TaskAssignedNotice>(m => Push(HubEvents.TaskAssigned, new TaskAssignedEvent(m.TaskId, m.WorkerId, m.Attempt)));
+        Command<TaskAssignedNotice>(m =>
+        {
+            _streaming.Assigned(m.TaskId, m.Attempt); // the page drops older text when it sees the higher attempt
+            Push(HubEvents.TaskAssigned, new TaskAssignedEvent(m.TaskId, m.WorkerId, m.Attempt));
+        });
+
+        Command<TaskProgressNotice>(m =>
+        {
+            if (_history.Find(m.TaskId) is { } item && (item.Response is not null || item.Error is not null)) return;
+            if (_streaming.Apply(m.TaskId, m.Attempt, m.Offset, m.Text) is { } chunk)
+                Push(HubEvents.AiResponseChunk, chunk);
+        });
 
         Command<TaskOutcomeNotice>(m =>
         {
             var o = m.Outcome;
             var confirmTo = Sender;
+            _streaming.Finished(o.TaskId);
             if (!_history.Needs(o))
             {
                 confirmTo.Tell(new OutcomeStored(o.TaskId)); // already stored: exactly one answer per task

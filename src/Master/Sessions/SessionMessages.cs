@@ -37,6 +37,8 @@ public sealed record PushesFlushed
 // From the dispatcher.
 public sealed record TaskQueuedNotice(string TaskId, int Position);
 public sealed record TaskAssignedNotice(string TaskId, string WorkerId, int Attempt);
+/// <summary>Streamed text of a task's current attempt: replaces its answer so far from <paramref name="Offset"/> on (never journaled).</summary>
+public sealed record TaskProgressNotice(string TaskId, int Attempt, int Offset, string Text);
 /// <summary>A task's outcome (answer or failure); the session stores it and confirms with <see cref="OutcomeStored"/>.</summary>
 public sealed record TaskOutcomeNotice(TaskOutcome Outcome);
 

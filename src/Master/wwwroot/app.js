@@ -1,12 +1,18 @@
 // AiSystem chat page: plain ES2020, no build step, no framework.
 // Talks to the master's SignalR hub /hubs/chat (shared PROTOCOL.md §3).
-// Every piece of text that comes from the user or the server is shown with textContent, never as HTML.
+// Questions and statuses are shown with textContent, never as HTML. Answers are Markdown: rendered by marked with
+// raw HTML escaped, then sanitized by DOMPurify (no scripts, no event handlers, no javascript: links, no images).
 (() => {
   "use strict";
 
   const HUB_PATH = "/hubs/chat";
   const SESSION_KEY = "aisystem.sessionId";
   const API_KEY_KEY = "aisystem.apiKey";
+  const THEME_KEY = "aisystem.theme";
+  const THEMES = ["auto", "light", "dark"];
+  const THEME_LABEL = { auto: "follows the system", light: "light", dark: "dark" };
+  // Streamed text is drawn at most this often per answer.
+  const RENDER_INTERVAL_MS = 40;
 
   // Events for a taskId that has no turn yet (SubmitQuery has not returned) wait here.
   const MAX_BUFFERED_TASKS = 200;
@@ -23,11 +29,18 @@
     disconnected: "Disconnected",
   };
 
+  const BANNER_TEXT = {
+    reconnecting: "Connection lost — reconnecting… Your conversation is kept on the server; answers written meanwhile appear when the page is back.",
+    disconnected: "Disconnected from the server. The page keeps trying to reconnect on its own.",
+  };
+
   const TERMINAL = new Set(["answered", "failed"]);
 
   const byId = (id) => document.getElementById(id);
   const ui = {
     state: byId("connection-state"),
+    banner: byId("connection-banner"),
+    theme: byId("theme-toggle"),
     newSession: byId("new-session"),
     apiKey: byId("api-key"),
     toggleKey: byId("toggle-api-key"),
@@ -63,7 +76,7 @@
 
   /** taskId -> turn record (see createTurn) */
   const turns = new Map();
-  /** taskId -> { firstAt, events: [{ name, payload, receivedAt }] } */
+  /** taskId -> { firstAt, events: [{ name, payload }] } */
   const buffered = new Map();
   /** queries whose SubmitQuery is in flight: a double Enter does not send twice */
   const inFlight = new Set();
@@ -91,6 +104,10 @@
     ui.state.dataset.state = state;
     ui.state.textContent = STATE_TEXT[state];
     ui.send.disabled = state !== "connected";
+    const banner = BANNER_TEXT[state] || "";
+    if (ui.banner.textContent !== banner) ui.banner.textContent = banner;
+    ui.banner.hidden = !banner;
+    ui.banner.dataset.state = state;
     if (state === "connected" && errorIsConnectivity) clearError();
   }
 
@@ -108,6 +125,7 @@
     on("SessionStarted", onSessionStarted);
     on("TaskQueued", (p) => routeEvent("TaskQueued", p));
     on("TaskAssigned", (p) => routeEvent("TaskAssigned", p));
+    on("AiResponseChunk", (p) => routeEvent("AiResponseChunk", p));
     on("AiResponse", (p) => routeEvent("AiResponse", p));
     on("TaskFailed", (p) => routeEvent("TaskFailed", p));
 
@@ -227,11 +245,19 @@
     if (!item || typeof item.taskId !== "string" || !item.taskId) return;
     let turn = turns.get(item.taskId);
     const isNew = !turn;
-    if (isNew) turn = createTurn(item.taskId, typeof item.query === "string" ? item.query : "");
+    if (isNew) {
+      turn = createTurn(item.taskId, typeof item.query === "string" ? item.query : "");
+      const asked = Number(item.timestamp);
+      if (Number.isFinite(asked) && asked > 0 && asked <= Date.now()) turn.startedAt = asked;
+    }
     if (item.error) {
       applyFailed(turn, { error: String(item.error), retryable: item.retryable === true });
     } else if (typeof item.response === "string" && item.response !== "") {
       applyResponse(turn, item);
+    } else if (typeof item.partial === "string" && item.partial !== "" && !TERMINAL.has(turn.state)) {
+      // Resumed mid-answer: the server's text so far replaces ours; later chunks continue from it.
+      turn.streamed = item.partial;
+      showStreaming(turn);
     } else if (isNew) {
       setStatus(turn, "pending", "Waiting for an update…");
     }
@@ -240,7 +266,6 @@
 
   function routeEvent(name, payload) {
     if (!payload || typeof payload.taskId !== "string" || !payload.taskId) return;
-    const receivedAt = Date.now();
     withAutoScroll(() => {
       let turn = turns.get(payload.taskId);
       if (!turn && name === "AiResponse" && typeof payload.query === "string") {
@@ -249,18 +274,21 @@
         turn = createTurn(payload.taskId, payload.query);
         flushBuffered(turn);
       }
-      if (turn) applyEvent(turn, name, payload, receivedAt);
-      else bufferEvent(name, payload, receivedAt);
+      if (turn) applyEvent(turn, name, payload);
+      else bufferEvent(name, payload);
     }, false);
   }
 
-  function applyEvent(turn, name, payload, receivedAt) {
+  function applyEvent(turn, name, payload) {
     switch (name) {
       case "TaskQueued":
         applyQueued(turn, payload.position);
         break;
       case "TaskAssigned":
-        applyAssigned(turn, payload.workerId, payload.attempt, receivedAt);
+        applyAssigned(turn, payload.workerId, payload.attempt);
+        break;
+      case "AiResponseChunk":
+        applyChunk(turn, payload);
         break;
       case "AiResponse":
         applyResponse(turn, payload);
@@ -273,7 +301,7 @@
     }
   }
 
-  function bufferEvent(name, payload, receivedAt) {
+  function bufferEvent(name, payload) {
     const now = Date.now();
     for (const [taskId, entry] of buffered) {
       if (now - entry.firstAt > BUFFER_TTL_MS) buffered.delete(taskId);
@@ -285,14 +313,14 @@
       entry = { firstAt: now, events: [] };
       buffered.set(payload.taskId, entry);
     }
-    entry.events.push({ name, payload, receivedAt });
+    entry.events.push({ name, payload });
   }
 
   function flushBuffered(turn) {
     const entry = buffered.get(turn.taskId);
     if (!entry) return;
     buffered.delete(turn.taskId);
-    for (const event of entry.events) applyEvent(turn, event.name, event.payload, event.receivedAt);
+    for (const event of entry.events) applyEvent(turn, event.name, event.payload);
   }
 
   // ---------------------------------------------------------------- turns
@@ -318,6 +346,7 @@
     statusRow.append(status, elapsed);
 
     const answer = element("div", "answer");
+    answer.setAttribute("aria-busy", "false");
     const meta = element("p", "meta");
     const actions = element("div", "actions");
 
@@ -336,28 +365,31 @@
       answer,
       meta,
       actions,
-      assignedAt: 0,
+      startedAt: Date.now(),
       attempt: 0,
+      workerId: "",
+      streamed: "",
+      renderTimer: 0,
     };
     turns.set(taskId, turn);
+    ensureTicker();
     return turn;
   }
 
   function setStatus(turn, state, text) {
     turn.state = state;
     turn.el.dataset.state = state;
-    turn.status.textContent = text;
-    if (state !== "assigned") {
-      turn.elapsed.textContent = "";
-      turn.assignedAt = 0;
-    }
+    if (turn.status.textContent !== text) turn.status.textContent = text;
+    turn.answer.setAttribute("aria-busy", state === "streaming" ? "true" : "false");
+    if (TERMINAL.has(state)) turn.elapsed.textContent = "";
+    else updateElapsed(turn);
   }
 
   function applySubmitResult(turn, result) {
     if (result.status === "queued") {
       applyQueued(turn, result.position);
     } else if (result.status === "assigned") {
-      applyAssigned(turn, null, 1, Date.now());
+      applyAssigned(turn, null, 1);
     } else {
       setStatus(turn, "pending", "Sent — waiting for a worker…");
     }
@@ -370,21 +402,56 @@
     setStatus(turn, "queued", text);
   }
 
-  function applyAssigned(turn, workerId, attempt, receivedAt) {
+  function applyAssigned(turn, workerId, attempt) {
     if (TERMINAL.has(turn.state)) return;
     const n = Number(attempt) || 1;
-    const restart = turn.state !== "assigned" || !turn.assignedAt || n !== turn.attempt;
-    setStatus(turn, "assigned", workerId ? `Working on it — worker ${workerId}` : "Working on it…");
+    if (n < turn.attempt) return; // a late notice of an earlier attempt
+    if (workerId) turn.workerId = String(workerId);
+    if (n > turn.attempt && turn.streamed) {
+      // The task went to another worker: its answer starts over.
+      turn.streamed = "";
+      turn.answer.replaceChildren();
+      turn.answer.classList.remove("markdown");
+    }
     turn.attempt = n;
-    if (restart) turn.assignedAt = receivedAt;
-    updateElapsed(turn);
-    ensureTicker();
+    if (turn.state === "streaming" && turn.streamed) return;
+    setStatus(turn, "assigned", turn.workerId ? `${turn.workerId} is working on it…` : "A worker is working on it…");
+  }
+
+  /** A piece of the answer as the worker writes it: replaces the text from payload.offset on. */
+  function applyChunk(turn, payload) {
+    if (TERMINAL.has(turn.state)) return;
+    const attempt = Number(payload.attempt) || 0;
+    const offset = Number(payload.offset);
+    const text = payload.text == null ? "" : String(payload.text);
+    if (attempt < turn.attempt) return; // an earlier attempt's late text
+    if (attempt > turn.attempt) {
+      if (turn.attempt > 0) turn.streamed = ""; // a new attempt we had not heard of yet
+      turn.attempt = attempt;
+    }
+    if (!Number.isInteger(offset) || offset < 0 || offset > turn.streamed.length) return; // a gap: wait for the answer
+    turn.streamed = turn.streamed.slice(0, offset) + text;
+    showStreaming(turn);
+  }
+
+  function showStreaming(turn) {
+    setStatus(turn, "streaming", turn.workerId ? `${turn.workerId} is writing…` : "The answer is being written…");
+    if (turn.renderTimer) return;
+    turn.renderTimer = setTimeout(() => {
+      turn.renderTimer = 0;
+      if (turn.state === "streaming") withAutoScroll(() => renderMarkdown(turn.answer, turn.streamed), false);
+    }, RENDER_INTERVAL_MS);
   }
 
   function applyResponse(turn, payload) {
     if (turn.state === "answered") return; // the server sends one answer per task; be safe anyway
+    if (turn.renderTimer) {
+      clearTimeout(turn.renderTimer);
+      turn.renderTimer = 0;
+    }
+    turn.streamed = "";
     setStatus(turn, "answered", "");
-    turn.answer.textContent = payload.response == null ? "" : String(payload.response);
+    renderMarkdown(turn.answer, payload.response == null ? "" : String(payload.response));
     turn.meta.textContent = formatMeta(payload.workerId, payload.provider, payload.processingTimeMs);
     if (!turn.question.textContent && typeof payload.query === "string") {
       turn.question.textContent = payload.query;
@@ -398,11 +465,11 @@
     const error = payload.error ? String(payload.error) : "The question could not be answered.";
     setStatus(turn, "failed", error);
     turn.actions.replaceChildren();
-    if (payload.retryable === true && turn.query && turn.query.trim()) {
+    if (turn.query && turn.query.trim()) {
       const retry = element("button", "button button-secondary button-small retry");
       retry.type = "button";
       retry.textContent = "Ask again";
-      retry.setAttribute("aria-label", "Ask this question again");
+      retry.setAttribute("aria-label", payload.retryable === true ? "Ask this question again" : "Ask this question again (for example after fixing the API key)");
       retry.addEventListener("click", () => submit(turn.query, false));
       turn.actions.append(retry);
     }
@@ -418,7 +485,7 @@
   }
 
   function updateElapsed(turn) {
-    const seconds = Math.max(0, Math.floor((Date.now() - turn.assignedAt) / 1000));
+    const seconds = Math.max(0, Math.floor((Date.now() - turn.startedAt) / 1000));
     const text = turn.attempt > 1 ? `${seconds} s · attempt ${turn.attempt}` : `${seconds} s`;
     if (turn.elapsed.textContent !== text) turn.elapsed.textContent = text;
   }
@@ -428,7 +495,7 @@
     ticker = setInterval(() => {
       let any = false;
       for (const turn of turns.values()) {
-        if (turn.state === "assigned" && turn.assignedAt) {
+        if (!TERMINAL.has(turn.state)) {
           updateElapsed(turn);
           any = true;
         }
@@ -441,10 +508,137 @@
   }
 
   function clearConversation() {
+    for (const turn of turns.values()) if (turn.renderTimer) clearTimeout(turn.renderTimer);
     turns.clear();
     buffered.clear();
     for (const el of Array.from(ui.log.querySelectorAll(".turn"))) el.remove();
     ui.emptyHint.hidden = false;
+  }
+
+  // ---------------------------------------------------------------- rendering answers
+
+  const PURIFY_CONFIG = {
+    USE_PROFILES: { html: true },
+    // No images (they would load from anywhere: tracking pixels), no embedded or interactive content.
+    FORBID_TAGS: ["img", "picture", "source", "video", "audio", "iframe", "object", "embed", "svg", "math", "style",
+      "form", "input", "button", "textarea", "select", "dialog"],
+    FORBID_ATTR: ["style", "id", "name"],
+    RETURN_DOM_FRAGMENT: true,
+  };
+
+  /** marked with raw HTML shown as text (what models write as HTML is usually meant as an example). */
+  let markdown = null;
+
+  function setUpMarkdown() {
+    if (!window.marked || typeof window.marked.Marked !== "function" || !window.DOMPurify || !window.DOMPurify.isSupported) return;
+    const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    markdown = new window.marked.Marked({
+      async: false,
+      gfm: true,
+      breaks: false,
+      renderer: { html: (token) => escapeHtml(token.text || "") },
+    });
+    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.nodeName === "A") {
+        // Whatever survived the URL check opens elsewhere and learns nothing about this page.
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer");
+      }
+    });
+  }
+
+  /** Renders Markdown into el, sanitized; without the libraries the text is shown as it is. */
+  function renderMarkdown(el, text) {
+    if (!markdown) {
+      el.classList.remove("markdown");
+      el.textContent = text;
+      return;
+    }
+    let fragment;
+    try {
+      fragment = window.DOMPurify.sanitize(markdown.parse(text), PURIFY_CONFIG);
+    } catch {
+      el.classList.remove("markdown");
+      el.textContent = text;
+      return;
+    }
+    for (const pre of Array.from(fragment.querySelectorAll("pre"))) decorateCodeBlock(pre);
+    el.classList.add("markdown");
+    el.replaceChildren(fragment);
+  }
+
+  function decorateCodeBlock(pre) {
+    const code = pre.querySelector("code");
+    const match = code && /(?:^|\s)language-([\w#+.-]{1,30})/.exec(code.className);
+    const language = match ? match[1] : "";
+    const block = element("div", "code-block");
+    const head = element("div", "code-head");
+    const label = element("span", "code-lang");
+    label.textContent = language || "code";
+    const copy = element("button", "button button-secondary button-small copy-code");
+    copy.type = "button";
+    copy.textContent = "Copy";
+    copy.dataset.label = language ? `Copy the ${language} code` : "Copy the code";
+    copy.setAttribute("aria-label", copy.dataset.label);
+    head.append(label, copy);
+    pre.replaceWith(block);
+    block.append(head, pre);
+  }
+
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        // A browser that neither grants nor denies (no focus, a pending prompt) must not leave the button hanging.
+        await Promise.race([
+          navigator.clipboard.writeText(text),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("clipboard timeout")), 1500)),
+        ]);
+        return true;
+      } catch {
+        // denied or undecided: try the old way
+      }
+    }
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.append(area);
+    area.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch {
+      ok = false;
+    }
+    area.remove();
+    return ok;
+  }
+
+  async function onCopyClick(button) {
+    const pre = button.closest(".code-block")?.querySelector("pre");
+    if (!pre) return;
+    const ok = await copyText(pre.textContent || "");
+    const label = button.dataset.label || "Copy the code";
+    button.textContent = ok ? "Copied" : "Copy failed";
+    button.dataset.copied = ok ? "true" : "false";
+    button.setAttribute("aria-label", ok ? "Copied to the clipboard" : "Could not copy: select the code and copy it by hand");
+    setTimeout(() => {
+      button.textContent = "Copy";
+      delete button.dataset.copied;
+      button.setAttribute("aria-label", label);
+    }, 2000);
+  }
+
+  // ---------------------------------------------------------------- theme
+
+  function applyTheme(mode) {
+    const theme = THEMES.includes(mode) ? mode : "auto";
+    if (theme === "auto") delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = theme;
+    ui.theme.textContent = `Theme: ${theme}`;
+    ui.theme.setAttribute("aria-label", `Colour theme: ${THEME_LABEL[theme]}. Change it`);
+    return theme;
   }
 
   // ---------------------------------------------------------------- scrolling
@@ -559,6 +753,17 @@
   // ---------------------------------------------------------------- wiring
 
   function wireUi() {
+    let theme = applyTheme(storageGet(THEME_KEY) || "auto");
+    ui.theme.addEventListener("click", () => {
+      theme = applyTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length]);
+      storageSet(THEME_KEY, theme === "auto" ? null : theme);
+    });
+
+    ui.log.addEventListener("click", (event) => {
+      const button = event.target instanceof Element ? event.target.closest(".copy-code") : null;
+      if (button) onCopyClick(button);
+    });
+
     ui.form.addEventListener("submit", (event) => {
       event.preventDefault();
       submitFromBox();
@@ -597,6 +802,7 @@
   }
 
   function boot() {
+    setUpMarkdown();
     wireUi();
     if (typeof signalR === "undefined") {
       setConnectionState("disconnected");

@@ -9,7 +9,7 @@ namespace AiSystem.Worker.Models;
 /// <summary>
 /// Offline <see cref="IChatClient"/> for when no Gemini key is configured. Answers are deterministic
 /// (same question → same answer, derived from the question text), and say clearly that they are simulated.
-/// Streaming yields the answer word by word without delays; pacing is the caller's job.
+/// Streaming yields the answer word by word, spread evenly across <c>pace</c> (none: no delays).
 /// </summary>
 public sealed partial class SimulatedChatClient : IChatClient
 {
@@ -32,9 +32,12 @@ public sealed partial class SimulatedChatClient : IChatClient
 
     private readonly string _modelName;
     private readonly ChatClientMetadata _metadata;
+    private readonly TimeSpan _pace;
 
-    public SimulatedChatClient(string modelName = "simulated")
+    /// <param name="pace">How long a streamed answer takes from the first word to the last.</param>
+    public SimulatedChatClient(string modelName = "simulated", TimeSpan pace = default)
     {
+        _pace = pace < TimeSpan.Zero ? TimeSpan.Zero : pace;
         _modelName = string.IsNullOrWhiteSpace(modelName) ? "simulated" : modelName;
         _metadata = new ChatClientMetadata(ProviderName, null, _modelName);
     }
@@ -85,6 +88,9 @@ public sealed partial class SimulatedChatClient : IChatClient
 
         // Each piece is a word with the whitespace that follows it; the pieces concatenate to the exact answer.
         var words = WordBoundary().Split(answer);
+        var pieces = words.Count(w => w.Length > 0);
+        var step = pieces > 1 ? _pace / (pieces - 1) : TimeSpan.Zero;
+        var first = true;
         for (var i = 0; i < words.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -93,14 +99,20 @@ public sealed partial class SimulatedChatClient : IChatClient
                 continue;
             }
 
+            // The first word comes at once (the page shows the answer starting), the last one after the whole pace.
+            if (!first && step > TimeSpan.Zero)
+            {
+                await Task.Delay(step, cancellationToken).ConfigureAwait(false);
+            }
+
+            first = false;
+
             yield return new ChatResponseUpdate(ChatRole.Assistant, words[i])
             {
                 ModelId = model,
                 FinishReason = i == words.Length - 1 ? ChatFinishReason.Stop : null,
             };
         }
-
-        await Task.CompletedTask.ConfigureAwait(false);
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)

@@ -7,7 +7,7 @@ namespace AiSystem.Integration.Tests.Infrastructure;
 /// <summary>A browser as the hub sees it: the SignalR .NET client, recording every event with its raw JSON.</summary>
 public sealed class ChatClient : IAsyncDisposable
 {
-    private static readonly string[] EventNames = ["SessionStarted", "TaskQueued", "TaskAssigned", "AiResponse", "TaskFailed"];
+    private static readonly string[] EventNames = ["SessionStarted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed"];
 
     private readonly HubConnection _connection;
     private readonly TaskCompletionSource<JsonElement> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);

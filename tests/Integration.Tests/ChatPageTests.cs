@@ -1,0 +1,249 @@
+using System.Text.Json;
+using AiSystem.Integration.Tests.Infrastructure;
+using AiSystem.Worker.Tests;
+using Microsoft.Playwright;
+
+namespace AiSystem.Integration.Tests;
+
+/// <summary>
+/// The chat page in Debian's Chromium against a real master and one real worker process: answers stream in word by
+/// word (the simulated model paced across 4 s, or the fake Gemini server's recorded-style SSE when the page sends a
+/// key), are rendered as sanitized Markdown, survive a reload mid-answer, and queue behind a busy worker.
+/// </summary>
+public sealed class ChatPageTests : IAsyncLifetime
+{
+    private const string CodeQuestion = "How do I print in JavaScript?\n```js\nconsole.log(\"hi\")\n```";
+
+    private FakeGeminiServer _gemini = null!;
+    private MasterProcess _master = null!;
+    private ChildProcess _worker = null!;
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gemini = await FakeGeminiServer.StartAsync();
+        _gemini.EventDelay = TimeSpan.FromMilliseconds(300);
+        _master = await MasterProcess.StartAsync(broker: null, localWorkers: 0);
+        // One worker: every question waits for the one before it. Without a key it answers with the simulated model
+        // (streamed across 4 s); with the page's key it asks the fake Gemini server.
+        _worker = _master.StartWorker("page-worker", new Dictionary<string, string?>
+        {
+            ["Worker__SimulatedDelay"] = "00:00:04",
+            ["Gemini__BaseUrl"] = _gemini.BaseUrl.ToString(),
+        });
+        await _master.WaitForWorkersAsync(1);
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+        await _worker.DisposeAsync();
+        await _master.DisposeAsync();
+        await _gemini.DisposeAsync();
+    }
+
+    /// <summary>Records (data-state, text length) of the newest turn's answer at every change, from page load on.</summary>
+    private const string RecordUpdates = """
+        window.__updates = [];
+        document.addEventListener('DOMContentLoaded', () => {
+          const log = document.getElementById('conversation');
+          new MutationObserver(() => {
+            const turn = log.querySelector('article.turn:last-of-type');
+            if (!turn) return;
+            const entry = [turn.dataset.state, String(turn.querySelector('.answer').textContent.length)];
+            const last = window.__updates[window.__updates.length - 1];
+            if (!last || last[0] !== entry[0] || last[1] !== entry[1]) window.__updates.push(entry);
+          }).observe(log, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['data-state'] });
+        });
+        """;
+
+    private async Task<(IPage Page, List<string> ConsoleErrors)> OpenAsync(int width = 1100, int height = 800)
+    {
+        var context = await _browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new ViewportSize { Width = width, Height = height },
+            Permissions = ["clipboard-read", "clipboard-write"],
+        });
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); };
+        await page.AddInitScriptAsync(RecordUpdates);
+        await page.GotoAsync(_master.BaseUrl);
+        await Assertions.Expect(page.Locator("#connection-state")).ToHaveAttributeAsync("data-state", "connected");
+        return (page, errors);
+    }
+
+    private static async Task AskAsync(IPage page, string question)
+    {
+        await page.GetByLabel("Your question").FillAsync(question);
+        await page.GetByLabel("Your question").PressAsync("Enter");
+    }
+
+    private static async Task<List<(string State, int Length)>> UpdatesAsync(IPage page) =>
+        (await page.EvaluateAsync<string[][]>("window.__updates")).Select(u => (u[0], int.Parse(u[1]))).ToList();
+
+    [Fact]
+    public async Task An_answer_streams_in_and_ends_as_Markdown_with_a_working_copy_button()
+    {
+        var (page, errors) = await OpenAsync();
+        await AskAsync(page, CodeQuestion);
+
+        var turn = page.Locator("article.turn").First;
+        // While it streams the typing indicator names the worker and the time ticks.
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "streaming", new() { Timeout = 15_000 });
+        await Assertions.Expect(turn.Locator(".status")).ToHaveTextAsync("page-worker is writing…");
+        await Assertions.Expect(turn.Locator(".elapsed")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d+ s$"));
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+
+        var updates = await UpdatesAsync(page);
+        var final = updates[^1];
+        Assert.Equal("answered", final.State);
+        var streamed = updates.Where(u => u.State == "streaming" && u.Length > 0).Select(u => u.Length).Distinct().ToList();
+        Assert.True(streamed.Count >= 2, $"at least two visible updates before the answer completes; saw {string.Join(", ", updates)}");
+        Assert.True(streamed.Min() < final.Length, "the first visible text is only the beginning of the answer");
+
+        // Rendered as Markdown: bold, a quote, and the code block with its own copy button.
+        var answer = turn.Locator(".answer");
+        await Assertions.Expect(answer.Locator("strong").First).ToHaveTextAsync("You asked:");
+        await Assertions.Expect(answer.Locator("blockquote pre code")).ToHaveTextAsync("console.log(\"hi\")\n");
+        await Assertions.Expect(answer.Locator(".code-lang")).ToHaveTextAsync("js");
+        await Assertions.Expect(turn.Locator(".meta")).ToContainTextAsync("page-worker · simulated");
+        await answer.GetByRole(AriaRole.Button, new() { Name = "Copy the js code" }).ClickAsync();
+        var copy = answer.Locator(".copy-code");
+        await Assertions.Expect(copy).ToHaveTextAsync("Copied");
+        await Assertions.Expect(copy).ToHaveAccessibleNameAsync("Copied to the clipboard");
+        Assert.Equal("console.log(\"hi\")\n", await page.EvaluateAsync<string>("navigator.clipboard.readText()"));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Markup_and_javascript_links_in_an_answer_are_inert()
+    {
+        // The model (the fake Gemini server, which the worker asks because the page sends a key) answers with markup.
+        _gemini.Respond(200, Sse("Here is a picture: ", "<img src=x onerror=\"alert(1); window.__pwned = 1\"> and ",
+            "a [tricky link](javascript:alert(1)) next to a [safe one](https://example.com/docs).\n"), "text/event-stream");
+        var (page, _) = await OpenAsync();
+        var dialogs = new List<string>();
+        page.Dialog += async (_, d) => { dialogs.Add(d.Message); await d.DismissAsync(); };
+        await page.GetByLabel("Gemini API key (optional)").FillAsync("AIzaFAKE-page-key");
+        await AskAsync(page, "Show me some HTML");
+
+        var turn = page.Locator("article.turn").First;
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        var answer = turn.Locator(".answer");
+        await Assertions.Expect(turn.Locator(".meta")).ToContainTextAsync("gemini:");
+        // The markup is shown as text, never as an element.
+        await Assertions.Expect(answer).ToContainTextAsync("<img src=x onerror=\"alert(1); window.__pwned = 1\">");
+        Assert.Equal(0, await answer.Locator("img").CountAsync());
+        Assert.Equal(0, await page.Locator("[onerror]").CountAsync());
+        // The javascript: link keeps its text but has no target; the real one opens safely elsewhere.
+        var tricky = answer.GetByText("tricky link");
+        await Assertions.Expect(tricky).ToBeVisibleAsync();
+        Assert.Null(await tricky.GetAttributeAsync("href"));
+        await tricky.ClickAsync();
+        var safe = answer.GetByRole(AriaRole.Link, new() { Name = "safe one" });
+        await Assertions.Expect(safe).ToHaveAttributeAsync("href", "https://example.com/docs");
+        await Assertions.Expect(safe).ToHaveAttributeAsync("rel", "noopener noreferrer");
+        Assert.Equal(0, await page.Locator("a[href^='javascript:' i]").CountAsync());
+        Assert.Empty(dialogs);
+        Assert.Null(await page.EvaluateAsync<int?>("window.__pwned"));
+        // The key went to the model, and only there.
+        Assert.Contains(_gemini.Requests, r => r.Header("x-goog-api-key") == "AIzaFAKE-page-key");
+    }
+
+    [Fact]
+    public async Task A_reload_mid_answer_brings_back_the_text_so_far_and_then_the_whole_answer()
+    {
+        var (page, _) = await OpenAsync();
+        await AskAsync(page, "Tell me a story, slowly");
+        var turn = page.Locator("article.turn").First;
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "streaming", new() { Timeout = 15_000 });
+        await Assertions.Expect(turn.Locator(".answer")).Not.ToBeEmptyAsync();
+
+        await page.ReloadAsync();
+
+        var restored = page.Locator("article.turn").First;
+        await Assertions.Expect(restored.Locator(".question")).ToHaveTextAsync("Tell me a story, slowly");
+        await Assertions.Expect(restored).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(restored.Locator(".answer")).ToContainTextAsync("Simulated answer");
+        await Assertions.Expect(restored.Locator(".answer")).ToContainTextAsync("Tell me a story, slowly");
+        // Chunks after the reload continue the text at an offset; only the session's partial text can show what
+        // came before them. So text while still streaming means the page got the partial back.
+        var updates = await UpdatesAsync(page);
+        Assert.Contains(updates, u => u.State == "streaming" && u.Length > 0);
+    }
+
+    [Fact]
+    public async Task A_question_behind_a_busy_worker_shows_its_queue_position_then_its_worker_then_its_answer()
+    {
+        var (first, _) = await OpenAsync();
+        var (second, _) = await OpenAsync(); // another browser (its own session)
+        await AskAsync(first, "Keep the worker busy");
+        await Assertions.Expect(first.Locator("article.turn").First).ToHaveAttributeAsync("data-state",
+            new System.Text.RegularExpressions.Regex("^(assigned|streaming)$"), new() { Timeout = 15_000 });
+
+        await AskAsync(second, "Wait your turn");
+        var turn = second.Locator("article.turn").First;
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "queued");
+        await Assertions.Expect(turn.Locator(".status")).ToHaveTextAsync("Queued — position 1");
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(first.Locator("article.turn").First).ToHaveAttributeAsync("data-state", "answered");
+
+        var states = (await UpdatesAsync(second)).Select(u => u.State).Distinct().ToList();
+        var queued = states.IndexOf("queued");
+        var working = states.FindIndex(s => s is "assigned" or "streaming");
+        Assert.True(queued >= 0 && working > queued && states[^1] == "answered", $"states seen: {string.Join(" → ", states)}");
+    }
+
+    [Fact]
+    public async Task Screenshots_of_the_chat_in_light_and_dark_on_desktop_and_phone()
+    {
+        var (page, errors) = await OpenAsync(1280, 860);
+        await AskAsync(page, CodeQuestion);
+        await Assertions.Expect(page.Locator("article.turn").First).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await AskAsync(page, "What is **Markdown**, in one sentence?");
+        var second = page.Locator("article.turn").Nth(1);
+        await Assertions.Expect(second).ToHaveAttributeAsync("data-state", "streaming", new() { Timeout = 15_000 });
+        await Assertions.Expect(second.Locator(".answer")).ToContainTextAsync("You asked", new() { Timeout = 10_000 });
+
+        var dir = Repo.Artifacts("screenshots");
+        foreach (var (scheme, name) in new[] { (ColorScheme.Light, "light"), (ColorScheme.Dark, "dark") })
+        {
+            await page.EmulateMediaAsync(new PageEmulateMediaOptions { ColorScheme = scheme });
+            await page.SetViewportSizeAsync(1280, 860);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, $"chat-{name}-desktop.png") });
+            await page.SetViewportSizeAsync(375, 812);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, $"chat-{name}-phone.png") });
+        }
+
+        // The phone layout keeps every control reachable: nothing wider than the screen.
+        Assert.True(await page.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"));
+        // Every control has an accessible name.
+        var unnamed = await page.EvaluateAsync<string[]>("""
+            Array.from(document.querySelectorAll('button, input, textarea, select, a[href]'))
+              .filter(e => !(e.getAttribute('aria-label') || e.labels?.length || e.textContent.trim()))
+              .map(e => e.outerHTML)
+            """);
+        Assert.Empty(unnamed);
+        await Assertions.Expect(second).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        Assert.Empty(errors);
+    }
+
+    /// <summary>A Gemini streamed reply (SSE) whose events carry these pieces of text.</summary>
+    private static string Sse(params string[] pieces) => string.Concat(pieces.Select((text, i) =>
+        "data: " + JsonSerializer.Serialize(new
+        {
+            candidates = new[] { new { content = new { parts = new[] { new { text } }, role = "model" }, finishReason = i == pieces.Length - 1 ? "STOP" : null } },
+            modelVersion = "gemini-2.5-flash",
+        }) + "\r\n\r\n"));
+}

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using AiSystem.Messages;
+using AiSystem.Messages.Grpc;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AiSystem.Worker.Tests;
+
+/// <summary>The worker's gRPC client against a real gRPC server playing a new master (streams) or an old one (no StreamResult).</summary>
+public sealed class GrpcResultSenderTests
+{
+    /// <summary>What the fake master received.</summary>
+    public sealed class Received
+    {
+        public ConcurrentQueue<TaskChunk> Chunks { get; } = new();
+        public ConcurrentQueue<TaskResult> Sent { get; } = new();
+    }
+
+    /// <summary>A master from before streaming: StreamResult is left to the base class (UNIMPLEMENTED).</summary>
+    private sealed class OldMaster(Received received) : WorkerCallback.WorkerCallbackBase
+    {
+        public override Task<ResultAck> SendResult(TaskResult request, ServerCallContext context)
+        {
+            received.Sent.Enqueue(request);
+            return System.Threading.Tasks.Task.FromResult(new ResultAck { Success = true, Message = "Result accepted." });
+        }
+    }
+
+    private sealed class NewMaster(Received received) : WorkerCallback.WorkerCallbackBase
+    {
+        public override Task<ResultAck> SendResult(TaskResult request, ServerCallContext context)
+        {
+            received.Sent.Enqueue(request);
+            return System.Threading.Tasks.Task.FromResult(new ResultAck { Success = true, Message = "Result accepted." });
+        }
+
+        public override async Task<ResultAck> StreamResult(IAsyncStreamReader<TaskChunk> requestStream, ServerCallContext context)
+        {
+            await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken))
+                received.Chunks.Enqueue(chunk);
+            return new ResultAck { Success = true, Message = "Result accepted." };
+        }
+    }
+
+    private static async Task<(WebApplication App, string Endpoint)> StartAsync<TService>(Received received) where TService : WorkerCallback.WorkerCallbackBase
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(received);
+        var app = builder.Build();
+        app.MapGrpcService<TService>();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, new Uri(address).Authority);
+    }
+
+    private static TaskMessage TaskFor(string endpoint, string id) => new()
+    {
+        WorkerId = "w1", SessionId = "s1", Query = "q", GrpcEndpoint = endpoint, Timestamp = 1, TaskId = id, Attempt = 2,
+    };
+
+    private static TaskResult Result(string id) => new() { WorkerId = "w1", SessionId = "s1", TaskId = id, AiResponse = "Hello world" };
+
+    [Fact]
+    public async Task A_new_master_gets_the_text_in_order_and_the_result_on_the_last_chunk()
+    {
+        var received = new Received();
+        var (app, endpoint) = await StartAsync<NewMaster>(received);
+        await using var _ = app;
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance);
+
+        await using (var stream = sender.OpenStream(TaskFor(endpoint, "t1"), "w1"))
+        {
+            await stream.WriteAsync("Hello", false, CancellationToken.None);
+            await stream.WriteAsync(" world", false, CancellationToken.None);
+            var ack = await stream.CompleteAsync(Result("t1"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
+            Assert.True(ack.Success);
+        }
+
+        var chunks = received.Chunks.ToList();
+        Assert.Equal([1L, 2L, 3L], chunks.Select(c => c.Sequence));
+        Assert.Equal(["Hello", " world", ""], chunks.Select(c => c.Text));
+        Assert.All(chunks, c => Assert.Equal(("t1", "w1", 2), (c.TaskId, c.WorkerId, c.Attempt)));
+        Assert.Equal("Hello world", chunks[^1].Result.AiResponse);
+        Assert.Null(chunks[0].Result);
+        Assert.Empty(received.Sent);
+    }
+
+    [Fact]
+    public async Task An_old_master_gets_the_result_with_SendResult_and_is_remembered()
+    {
+        var received = new Received();
+        var (app, endpoint) = await StartAsync<OldMaster>(received);
+        await using var _ = app;
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance);
+
+        await using (var stream = sender.OpenStream(TaskFor(endpoint, "t1"), "w1"))
+        {
+            await stream.WriteAsync("Hello", false, CancellationToken.None);
+            await stream.WriteAsync(" world", false, CancellationToken.None); // never throws, even now
+            var ack = await stream.CompleteAsync(Result("t1"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
+            Assert.True(ack.Success);
+        }
+        Assert.Equal("t1", Assert.Single(received.Sent).TaskId);
+
+        // The next task does not try to stream to this master again.
+        Assert.IsType<UnstreamedAnswer>(sender.OpenStream(TaskFor(endpoint, "t2"), "w1"));
+    }
+}
