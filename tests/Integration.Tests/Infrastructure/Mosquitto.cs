@@ -66,6 +66,7 @@ public sealed class Mosquitto : IAsyncDisposable
             listener {port} 127.0.0.1
             allow_anonymous true
             persistence false
+            set_tcp_nodelay true
             log_dest stdout
             log_type error
             log_type warning
