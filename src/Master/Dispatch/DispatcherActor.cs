@@ -71,8 +71,9 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
                 return;
             }
             var t = m.Task;
-            // Accepted means journaled: the reply waits for the write.
-            Record(new TaskAccepted(t.TaskId, t.SessionId, t.Query, t.Timestamp), sync: true, then: () =>
+            // Accepted means journaled: the task joins the queue and the reply goes out only once the write is done.
+            // The write does not hold other commands back, so the journal takes many questions in one batch.
+            Record(new TaskAccepted(t.TaskId, t.SessionId, t.Query, t.Timestamp), then: () =>
             {
                 var decision = _state.Submit(m.Task);
                 Sender.Tell(new SubmitReply(decision.Status, decision.Position, decision.Error));
@@ -158,7 +159,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
         Command<OutcomeStored>(m =>
         {
             if (_ledger.AwaitsDelivery(m.TaskId))
-                Record(new OutcomeDelivered(m.TaskId), sync: false);
+                Record(new OutcomeDelivered(m.TaskId));
         });
 
         Command<GetDispatchSnapshot>(_ => Sender.Tell(Snapshot()));
@@ -178,18 +179,17 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
         Timers.StartPeriodicTimer("tick", DispatchTick.Instance, DispatchPolicy.TickInterval);
     }
 
-    /// <summary>Writes an event to the journal and to the ledger; <paramref name="sync"/> holds other commands until it is written.</summary>
-    private void Record(IDispatchEvent e, bool sync, Action? then = null)
+    /// <summary>
+    /// Writes an event to the journal, then to the ledger, then runs <paramref name="then"/>: whatever others may see
+    /// of it waits for the write. Writes never hold other commands back (PersistAsync), so the journal takes the
+    /// events of many questions in one batch; they are written, and their callbacks run, in the order recorded.
+    /// </summary>
+    private void Record(IDispatchEvent e, Action? then = null) => PersistAsync(e, written =>
     {
-        void Done(IDispatchEvent written)
-        {
-            _ledger.Apply(written);
-            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_ledger.Snapshot());
-            then?.Invoke();
-        }
-        if (sync) Persist(e, Done);
-        else PersistAsync(e, Done);
-    }
+        _ledger.Apply(written);
+        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_ledger.Snapshot());
+        then?.Invoke();
+    });
 
     /// <param name="afterOutcomes">Runs once every outcome among the effects is journaled (e.g. acking the worker).</param>
     private void Apply(IReadOnlyList<DispatchEffect> effects, Action? afterOutcomes = null)
@@ -201,7 +201,9 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
         {
             var outcome = outcomes[i];
             var last = i == outcomes.Count - 1;
-            Record(new TaskFinished(outcome), sync: true, then: () =>
+            // The outcome reaches its session (and the worker its ack) once journaled; meanwhile the dispatcher goes
+            // on (a duplicate of this result is already answered from memory: the task is finished there).
+            Record(new TaskFinished(outcome), then: () =>
             {
                 Deliver(outcome);
                 if (last) afterOutcomes?.Invoke();
@@ -237,7 +239,7 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
             switch (effect)
             {
                 case AssignEffect(var task):
-                    Record(new TaskAssignedTo(task.TaskId, task.WorkerId!, task.Attempt, task.AssignedAt!.Value, task.Deadline!.Value), sync: false);
+                    Record(new TaskAssignedTo(task.TaskId, task.WorkerId!, task.Attempt, task.AssignedAt!.Value, task.Deadline!.Value));
                     Publish(task);
                     _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskAssignedNotice(task.TaskId, task.WorkerId!, task.Attempt)));
                     break;
