@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""bench/run.sh's reporting: one summary line per scenario while it runs, then the combined .json (with every target
+judged met / not met) and the .md. The .md is made from the .json, and the lines run.sh prints come from the same
+values with the same formatting, so the results file says what the script printed.
+  report.py line SCENARIO FILE.json [FLOOR.json]
+  report.py combine SCRATCH OUT LOAD_BEFORE LOAD_AFTER SECONDS CORES GIB COUNT BROWSERS SECONDS SESSIONS CONN_WORKERS CAP TRIALS FO_DELAY_MS
+  report.py markdown OUT.json OUT.md SCRATCH
+"""
+import json
+import os
+import sys
+
+TARGETS = {"latency_p50_ms": 2.0, "latency_p99_ms": 5.0, "floor_ratio_p50": 3.0, "answers_per_second": 5000,
+           "sessions": 10000, "master_rss_mib": 1024, "reassigned_ms": 1000}
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def ratio(a, b):
+    return round(a / b, 1) if b else None
+
+
+def line_floor(f):
+    s, m, g = f["signalr_echo"], f["mqtt_publish_receive"], f["grpc_unary"]
+    return (f"floor p50/p99/p99.9 ms: SignalR echo {s['p50_ms']}/{s['p99_ms']}/{s['p999_ms']}, "
+            f"MQTT publish→receive {m['p50_ms']}/{m['p99_ms']}/{m['p999_ms']}, gRPC unary {g['p50_ms']}/{g['p99_ms']}/{g['p999_ms']}; "
+            f"sum {f['sum_p50_ms']}/{f['sum_p99_ms']}/{f['sum_p999_ms']}")
+
+
+def line_latency(l, f):
+    return (f"latency: {l['count']} answers ({l['lost']} lost, {l['failed']} failed, {l['duplicates']} duplicated), "
+            f"p50 {l['p50_ms']} ms, p99 {l['p99_ms']} ms, p99.9 {l['p999_ms']} ms, max {l['max_ms']} ms; "
+            f"{ratio(l['p50_ms'], f['sum_p50_ms'])}× the floor at p50, {ratio(l['p99_ms'], f['sum_p99_ms'])}× at p99")
+
+
+def line_throughput(t):
+    m = t["master"]
+    return (f"throughput: {t['answers_per_second']} answers/s ({t['answered_in_window']} in {t['seconds']} s, "
+            f"{t['browsers']} browsers), p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms; lost {t['lost']}, failed {t['failed']}, "
+            f"refused {t['rejected']}, duplicated {t['duplicates']}, unexpected {t['unexpected']}; "
+            f"master CPU {m['cpu_percent_of_one_core']}% of one core, peak RSS {m['peak_rss_mib']} MiB")
+
+
+def line_connections(c):
+    return (f"connections: {c['connected']}/{c['sessions']} connected, {c['asked']} asked, {c['answered']} answered "
+            f"({c['failed']} failed, {c['lost']} lost, {c['refused']} refused) in {c['seconds_until_all_answered']} s; "
+            f"master RSS {c['master_rss_before_mib']} → {c['master_peak_rss_mib']} MiB peak, "
+            f"{c['master_kib_per_session']} KiB per session")
+
+
+def line_failover(fo):
+    runs = "; ".join(f"{r['killed_worker']} killed → {r['reassigned_to'] or 'nobody'} after {r['reassigned_ms']} ms, "
+                     f"answer {r['answer_beyond_delay_ms']} ms beyond the delay" for r in fo["runs"])
+    return f"failover: {runs}; worst re-assignment {fo['max_reassigned_ms']} ms"
+
+
+def judge(r):
+    l, f, c, fo = r["latency"], r["floor"], r["connections"], r["failover"]
+    best = max(r["throughput"], key=lambda t: t["answers_per_second"])
+    clean = [t for t in r["throughput"] if t["lost"] == 0 and t["duplicates"] == 0 and t["unexpected"] == 0 and t["failed"] == 0]
+    fo_ok = fo["max_reassigned_ms"] >= 0 and fo["max_reassigned_ms"] <= TARGETS["reassigned_ms"]
+    return [
+        {"target": "latency p50 ≤ 2 ms", "measured": f"{l['p50_ms']} ms", "met": l["p50_ms"] <= TARGETS["latency_p50_ms"]},
+        {"target": "latency p99 ≤ 5 ms", "measured": f"{l['p99_ms']} ms", "met": l["p99_ms"] <= TARGETS["latency_p99_ms"]},
+        {"target": "latency p50 ≤ 3× the transport floor", "measured": f"{ratio(l['p50_ms'], f['sum_p50_ms'])}× ({l['p50_ms']} / {f['sum_p50_ms']} ms)",
+         "met": l["p50_ms"] <= TARGETS["floor_ratio_p50"] * f["sum_p50_ms"]},
+        {"target": "≥ 5,000 answers/s for 30 s, zero lost or duplicated",
+         "measured": f"best {best['answers_per_second']} answers/s ({best['workers']} workers, {best['seconds']} s); "
+                     f"lost {sum(t['lost'] for t in r['throughput'])}, duplicated {sum(t['duplicates'] for t in r['throughput'])}",
+         "met": any(t["answers_per_second"] >= TARGETS["answers_per_second"] and t["seconds"] >= 30 for t in clean)},
+        {"target": "10,000 concurrent sessions all answered",
+         "measured": f"{c['answered']} of {c['sessions']} answered ({c['connected']} connected)",
+         "met": c["sessions"] >= TARGETS["sessions"] and c["answered"] == c["sessions"]},
+        {"target": "master RSS ≤ 1 GiB with them", "measured": f"{c['master_peak_rss_mib']} MiB peak",
+         "met": c["sessions"] >= TARGETS["sessions"] and c["master_peak_rss_mib"] <= TARGETS["master_rss_mib"]},
+        {"target": "a killed worker's task re-assigned within 1 s", "measured": f"worst {fo['max_reassigned_ms']} ms of {fo['trials']}",
+         "met": fo_ok},
+    ]
+
+
+def combine(a):
+    scratch, out = a[0], a[1]
+    r = {"date": os.popen("date -u +%FT%TZ").read().strip(), "load_before": a[2], "load_after": a[3],
+         "run_seconds": int(a[4]), "machine": f"{a[5]} cores, {a[6]} GiB",
+         "parameters": {"latency_questions": int(a[7]), "browsers": int(a[8]), "throughput_seconds": int(a[9]),
+                        "sessions": int(a[10]), "connection_workers": int(a[11]), "connection_worker_capacity": int(a[12]),
+                        "failover_trials": int(a[13]), "failover_delay_ms": int(a[14])},
+         "floor": load(f"{scratch}/floor.json"), "latency": load(f"{scratch}/latency.json"),
+         "throughput": [], "connections": load(f"{scratch}/connections.json"), "failover": load(f"{scratch}/failover.json")}
+    for w in (2, 4):
+        t = load(f"{scratch}/throughput-{w}.json")
+        t["workers"] = w
+        r["throughput"].append(t)
+    if os.path.exists(f"{scratch}/throughput-profiled.json"):
+        p = load(f"{scratch}/throughput-profiled.json")
+        r["profile"] = {"throughput_under_profiler": {k: p[k] for k in ("answers_per_second", "p50_ms", "p99_ms", "seconds")},
+                        "counters": counters(f"{scratch}/counters.json"),
+                        "thread_cpu_seconds": thread_cpu(f"{scratch}/threads-before.json", f"{scratch}/threads-after.json")}
+    r["targets"] = judge(r)
+    with open(out + ".json", "w") as f:
+        json.dump(r, f, indent=1)
+
+
+def counters(path):
+    """Mean of each System.Runtime counter over the profiled run (dotnet-counters json export)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+        data = json.loads(text if text.rstrip().endswith("}") else text.rstrip().rstrip(",") + "]}")
+    except (OSError, ValueError):
+        return {}
+    sums = {}
+    for e in data.get("Events", []):
+        key = e["name"] + (" [" + e["tags"] + "]" if e.get("tags") else "")
+        sums.setdefault(key, []).append(e["value"])
+    return {k: round(sum(v) / len(v), 3) for k, v in sorted(sums.items())}
+
+
+def threads(pid):
+    """CPU seconds (utime+stime) of each thread of a process, from /proc/PID/task/TID/stat."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[tid] = [name, (int(fields[11]) + int(fields[12])) / 100]
+    return out
+
+
+def thread_cpu(before_path, after_path):
+    """CPU seconds used per thread name between two snapshots, busiest first."""
+    try:
+        before, after = load(before_path), load(after_path)
+    except (OSError, ValueError):
+        return []
+    by_name = {}
+    for tid, (name, cpu) in after.items():
+        used = cpu - (before[tid][1] if tid in before else 0)
+        n, total = by_name.get(name, (0, 0.0))
+        by_name[name] = (n + 1, total + used)
+    return sorted(([k, v[0], round(v[1], 2)] for k, v in by_name.items() if v[1] > 0), key=lambda x: -x[2])
+
+
+def section(title, body):
+    return f"\n## {title}\n\n{body}\n"
+
+
+def markdown(a):
+    r = load(a[0])
+    out_md, scratch = a[1], a[2]
+    prefix = os.path.basename(out_md)[:-3]
+    p, f, l, c, fo = r["parameters"], r["floor"], r["latency"], r["connections"], r["failover"]
+    md = [f"# Benchmark {r['date']}\n",
+          f"Made by `bench/run.sh` in {r['run_seconds']} s. Machine: {r['machine']}, **shared** with other engineers' builds "
+          f"and tests (load average before the run {r['load_before']}, after {r['load_after']}); Mosquitto, the master, the "
+          "worker processes and the load generator all ran on it. Release builds, simulated model, SQLite journal "
+          "(a fresh file per master), `Limits__MaxQueriesPerMinute=1000000`, `Limits__MaxQueuedTasks=1000000`. Latency is "
+          "measured in the load generator from calling `SubmitQuery` to receiving that task's `AiResponse` (HdrHistogram, "
+          "Stopwatch ticks).\n",
+          "## Targets\n", "| target | measured | |", "|---|---|---|"]
+    md += [f"| {t['target']} | {t['measured']} | {'met' if t['met'] else '**not met**'} |" for t in r["targets"]]
+    md.append(section("1. Latency and 2. the transport floor",
+        f"One browser, {p['latency_questions']} questions one after another after 100 warm-up questions; master with 2 "
+        "worker processes (`Worker__SimulatedDelay=0`). The floor is the same hops with no logic, measured in the same "
+        f"run with {p['latency_questions']} round trips each after 200 warm-up: a SignalR round trip to an echo hub "
+        "(WebSockets), an MQTT QoS 1 publish→receive through the same Mosquitto, a gRPC unary `WorkerCallback/SendResult` "
+        "over h2c to a server that only acknowledges (echo hub and gRPC server: Kestrel inside the load generator). "
+        "A question takes one of each, so the floor is their sum.\n\n"
+        "| | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|\n"
+        + "".join(f"| {n} | {x['p50_ms']} | {x['p90_ms']} | {x['p99_ms']} | {x['p999_ms']} | {x['max_ms']} |\n" for n, x in [
+            ("end to end (one browser)", l), ("floor: SignalR echo", f["signalr_echo"]),
+            ("floor: MQTT publish→receive", f["mqtt_publish_receive"]), ("floor: gRPC unary", f["grpc_unary"])])
+        + f"| floor: sum | {f['sum_p50_ms']} | | {f['sum_p99_ms']} | {f['sum_p999_ms']} | |\n"
+        + f"| **ratio to the floor** | {ratio(l['p50_ms'], f['sum_p50_ms'])}× | | {ratio(l['p99_ms'], f['sum_p99_ms'])}× | "
+          f"{ratio(l['p999_ms'], f['sum_p999_ms'])}× | |\n\n"
+        f"Answers {l['count']}, lost {l['lost']}, failed {l['failed']}, duplicated {l['duplicates']}; "
+        f"{l['seconds']} s for the {p['latency_questions']}.\n\n"
+        f"![latency percentiles]({prefix}-latency.png)\n![latency distribution]({prefix}-latency-distribution.png)"))
+    rows = "".join(
+        f"| {t['workers']} | {t['browsers']} | {t['seconds']} | {t['answers_per_second']} | {t['answered_in_window']} | "
+        f"{t['p50_ms']} | {t['p99_ms']} | {t['p999_ms']} | {t['lost']} | {t['duplicates']} | {t['failed']} | {t['rejected']} | "
+        f"{t['master']['cpu_percent_of_one_core']}% | {t['master']['peak_rss_mib']} |\n" for t in r["throughput"])
+    md.append(section("3. Throughput",
+        f"{p['browsers']} browsers (SignalR connections in the load generator), each asking its next question as soon as "
+        f"its last is answered, for {p['throughput_seconds']} s; first with 2 worker processes, then with 2 more "
+        "(`Worker__Capacity=1024`, no delay), against the same master. Answers/s counts answers received inside the "
+        "window; questions in flight at its end are still awaited (and counted as lost if not answered within 60 s). "
+        "Master CPU and memory from `/proc/PID/stat` and `/proc/PID/status` once a second (CPU in percent of one core; "
+        "the machine has two).\n\n"
+        "| workers | browsers | s | answers/s | answers | p50 ms | p99 ms | p99.9 ms | lost | duplicated | failed | refused | master CPU | master peak RSS MiB |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + rows +
+        f"\n![throughput over time]({prefix}-throughput.png)\n![master memory]({prefix}-throughput-memory.png)"))
+    md.append(section("4. Connections",
+        f"{c['sessions']} browser sessions opened by one load-generator process (WebSockets, negotiation skipped, 64 "
+        f"connects at a time), each asking one question as soon as it is connected; {p['connection_workers']} worker "
+        f"processes with {p['connection_worker_capacity']} slots each (`Worker__Capacity` is at most 1024) and a 10 s "
+        "simulated delay, so every question is in flight at once. Memory per session = (peak master RSS − RSS before) / "
+        "sessions connected.\n\n"
+        f"| sessions | connected | asked | answered | failed | lost | refused | connect+ask s | all answered s | answer p50 s | answer max s | RSS before MiB | RSS all in flight MiB | peak RSS MiB | KiB per session |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        f"| {c['sessions']} | {c['connected']} | {c['asked']} | {c['answered']} | {c['failed']} | {c['lost']} | {c['refused']} | "
+        f"{c['seconds_to_connect_and_ask']} | {c['seconds_until_all_answered']} | {round(c['answer_latency']['p50_ms'] / 1000, 2)} | "
+        f"{round(c['answer_latency']['max_ms'] / 1000, 2)} | {c['master_rss_before_mib']} | {c['master_rss_all_in_flight_mib']} | "
+        f"{c['master_peak_rss_mib']} | {c['master_kib_per_session']} |\n\n"
+        f"![memory per session]({prefix}-memory-per-session.png)"))
+    runs = "".join(f"| {x['trial']} | {x['killed_worker']} | {x['reassigned_to']} | {x['reassigned_ms']} | {x['answer_after_kill_ms']} | "
+                   f"{x['answer_beyond_delay_ms']} |\n" for x in fo["runs"])
+    md.append(section("5. Failover",
+        f"{fo['trials'] + 1} worker processes with one slot each and a {fo['simulated_delay_ms']:.0f} ms simulated delay "
+        f"(default heartbeat, 2 s). Per trial one browser asks one question; {fo['busy_for_ms']:.0f} ms after its "
+        "`TaskAssigned` the load generator kills that worker's process with SIGKILL, then times, from the kill, the "
+        "`TaskAssigned` with the next attempt (re-assigned) and the `AiResponse` (the new worker runs the whole "
+        "simulated delay again, so \"beyond the delay\" subtracts it).\n\n"
+        "| trial | killed | re-assigned to | re-assigned after ms | answer after ms | answer beyond the delay ms |\n"
+        "|---|---|---|---|---|---|\n" + runs))
+    if "profile" in r:
+        pr = r["profile"]
+        md.append(section("Profile (first pass)",
+            f"`dotnet-trace collect --profile cpu-sampling` and `dotnet-counters collect --counters System.Runtime` "
+            f"(local dotnet tools, `bench/dotnet-tools.json`) on the master during an extra {pr['throughput_under_profiler']['seconds']} s "
+            f"throughput run with 4 workers ({pr['throughput_under_profiler']['answers_per_second']} answers/s under the profiler; "
+            "not counted above). `dotnet-trace report topN` on the trace:\n\n"
+            "Top methods by exclusive CPU samples (all threads):\n\n```\n" + read(f"{scratch}/top-exclusive.txt") + "```\n\n"
+            "Top methods by inclusive samples:\n\n```\n" + read(f"{scratch}/top-inclusive.txt") + "```\n\n"
+            "CPU seconds per master thread name during the profiled run (`/proc/PID/task/*/stat`, threads of the same name "
+            "added up; the trace above samples wall-clock stacks, so this is where the CPU actually went):\n\n"
+            "| thread | threads | CPU s |\n|---|---|---|\n" + "".join(f"| {n} | {k} | {c} |\n" for n, k, c in pr["thread_cpu_seconds"]) +
+            f"\nover {pr['throughput_under_profiler']['seconds']} s wall clock.\n\n"
+            "Runtime counters, mean over the profiled run:\n\n| counter | mean |\n|---|---|\n"
+            + "".join(f"| {k} | {v} |\n" for k, v in pr["counters"].items())))
+    with open(out_md, "w") as fh:
+        fh.write("\n".join(md))
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return "(not produced)\n"
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "line":
+        kind, data = sys.argv[2], load(sys.argv[3])
+        text = {"floor": lambda: line_floor(data), "latency": lambda: line_latency(data, load(sys.argv[4])),
+                "throughput": lambda: line_throughput(data), "connections": lambda: line_connections(data),
+                "failover": lambda: line_failover(data)}[kind]()
+        print("  => " + text, flush=True)
+    elif mode == "threads":
+        print(json.dumps(threads(sys.argv[2])))
+    elif mode == "combine":
+        combine(sys.argv[2:])
+    elif mode == "markdown":
+        markdown(sys.argv[2:])
+    else:
+        sys.exit(f"unknown mode {mode}")
