@@ -8,7 +8,9 @@ values with the same formatting, so the results file says what the script printe
 """
 import json
 import os
+import re
 import sys
+import time
 
 TARGETS = {"latency_p50_ms": 2.0, "latency_p99_ms": 5.0, "floor_ratio_p50": 3.0, "answers_per_second": 5000,
            "sessions": 10000, "master_rss_mib": 1024, "reassigned_ms": 1000}
@@ -45,7 +47,7 @@ def line_throughput(t):
 
 
 def line_connections(c):
-    return (f"connections: {c['connected']}/{c['sessions']} connected, {c['asked']} asked, {c['answered']} answered "
+    return (f"connections: {c['connected']}/{c['sessions']} connected ({c['not_opened_budget']} not opened: {c['budget_seconds']:.0f} s budget), {c['asked']} asked, {c['answered']} answered "
             f"({c['failed']} failed, {c['lost']} lost, {c['refused']} refused) in {c['seconds_until_all_answered']} s; "
             f"master RSS {c['master_rss_before_mib']} → {c['master_peak_rss_mib']} MiB peak, "
             f"{c['master_kib_per_session']} KiB per session")
@@ -72,7 +74,7 @@ def judge(r):
                      f"lost {sum(t['lost'] for t in r['throughput'])}, duplicated {sum(t['duplicates'] for t in r['throughput'])}",
          "met": any(t["answers_per_second"] >= TARGETS["answers_per_second"] and t["seconds"] >= 30 for t in clean)},
         {"target": "10,000 concurrent sessions all answered",
-         "measured": f"{c['answered']} of {c['sessions']} answered ({c['connected']} connected)",
+         "measured": f"{c['answered']} of {c['sessions']} answered ({c['connected']} connected, {c['not_opened_budget']} not opened within the {c['budget_seconds']:.0f} s budget)",
          "met": c["sessions"] >= TARGETS["sessions"] and c["answered"] == c["sessions"]},
         {"target": "master RSS ≤ 1 GiB with them", "measured": f"{c['master_peak_rss_mib']} MiB peak",
          "met": c["sessions"] >= TARGETS["sessions"] and c["master_peak_rss_mib"] <= TARGETS["master_rss_mib"]},
@@ -98,7 +100,9 @@ def combine(a):
         p = load(f"{scratch}/throughput-profiled.json")
         r["profile"] = {"throughput_under_profiler": {k: p[k] for k in ("answers_per_second", "p50_ms", "p99_ms", "seconds")},
                         "counters": counters(f"{scratch}/counters.json"),
+                        "busy_time": busy_time(f"{scratch}/master.speedscope.json"),
                         "thread_cpu_seconds": thread_cpu(f"{scratch}/threads-before.json", f"{scratch}/threads-after.json")}
+    r["disk_fsync"] = load(f"{scratch}/fsync.json")
     r["targets"] = judge(r)
     with open(out + ".json", "w") as f:
         json.dump(r, f, indent=1)
@@ -146,6 +150,83 @@ def thread_cpu(before_path, after_path):
         n, total = by_name.get(name, (0, 0.0))
         by_name[name] = (n + 1, total + used)
     return sorted(([k, v[0], round(v[1], 2)] for k, v in by_name.items() if v[1] > 0), key=lambda x: -x[2])
+
+
+IDLE = re.compile(r"Wait|Sleep|WaitForSignal|Interop\+Sys\.(Read|WaitForSocketEvents|Poll)|epoll|SpinThenBlockingWait|^\?!\?$|WorkerThreadStart\(\)$|StartCallback\(\)$")
+SQLITE = re.compile(r"Sqlite|SQLitePCL")
+CATEGORIES = [("journal code above SQLite (Akka.Persistence.Sql, linq2db)", re.compile(r"LinqToDB|Persistence\.Sql")),
+              ("profiler itself (EventPipe)", re.compile(r"EventPipe|EventSource|EventProvider")),
+              ("gRPC", re.compile(r"Grpc")),
+              ("MQTT", re.compile(r"MQTTnet")),
+              ("SignalR", re.compile(r"SignalR")),
+              ("Kestrel / ASP.NET Core", re.compile(r"Kestrel|AspNetCore")),
+              ("Akka remoting (DotNetty)", re.compile(r"DotNetty|Akka\.Remote")),
+              ("Akka actors, persistence, sharding", re.compile(r"Akka")),
+              ("JIT / type loading", re.compile(r"Jit|RuntimeType|LambdaCompiler|Reflection"))]
+
+
+def busy_time(speedscope_path):
+    """Thread-time samples with the waiting taken out: each thread's stacks from dotnet-trace's speedscope export,
+    time on stacks whose innermost frame waits (Monitor.Wait, semaphores, Sleep, socket polls) dropped, the rest
+    attributed to the first category found on the stack (outermost first) and to its innermost frame."""
+    try:
+        d = load(speedscope_path)
+    except (OSError, ValueError):
+        return None
+    names = [f["name"] for f in d["shared"]["frames"]]
+    pseudo = {"CPU_TIME", "UNMANAGED_CODE_TIME"}  # the sampler's leaf: running managed code, or in native code
+    total = idle = cpu = 0.0
+    cats, leaves = {}, {}
+    for prof in d["profiles"]:
+        stack, prev = [], None
+        for e in prof.get("events", []):
+            if prev is not None and stack and e["at"] > prev:
+                dt = e["at"] - prev
+                total += dt
+                real = [names[i] for i in stack if names[i] not in pseudo]
+                leaf = real[-1] if real else names[stack[-1]]
+                if names[stack[-1]] == "CPU_TIME":
+                    cpu += dt
+                joined = " ".join(real)
+                if SQLITE.search(joined) and "Sleep" in leaf:
+                    cat = "SQLite busy retry: Microsoft.Data.Sqlite's Thread.Sleep while another connection holds the write lock"
+                elif SQLITE.search(joined):
+                    cat = "SQLite statements (in sqlite3_step: BEGIN, INSERT, COMMIT with its fsyncs)"
+                elif not real or IDLE.search(leaf):
+                    cat = None
+                else:
+                    cat = next((c for c, rx in CATEGORIES if rx.search(joined)), "other (.NET runtime, thread pool, our code)")
+                if cat is None:
+                    idle += dt
+                else:
+                    cats[cat] = cats.get(cat, 0.0) + dt
+                    leaves[leaf] = leaves.get(leaf, 0.0) + dt
+            prev = e["at"]
+            if e["type"] == "O":
+                stack.append(e["frame"])
+            elif stack:
+                stack.pop()
+    work = total - idle
+    pct = lambda x: round(100 * x / work, 1) if work else 0
+    return {"sampled_thread_ms": round(total), "waiting_ms": round(idle), "not_waiting_ms": round(work), "managed_cpu_ms": round(cpu),
+            "categories": sorted(([c, round(v), pct(v)] for c, v in cats.items()), key=lambda x: -x[1]),
+            "top_frames": sorted(([f[:110], round(v), pct(v)] for f, v in leaves.items()), key=lambda x: -x[1])[:15]}
+
+
+def disk_fsync(directory, n=200):
+    """Latency of a 4 KiB write + fsync in the journal's directory: the floor under every synchronous journal write."""
+    path = os.path.join(directory, "fsync.probe")
+    samples = []
+    with open(path, "wb") as f:
+        for _ in range(n):
+            t = time.perf_counter()
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+            samples.append((time.perf_counter() - t) * 1000)
+    os.remove(path)
+    samples.sort()
+    return {"count": n, "p50_ms": round(samples[n // 2], 3), "p99_ms": round(samples[int(n * 0.99)], 3), "max_ms": round(samples[-1], 3)}
 
 
 def section(title, body):
@@ -201,11 +282,12 @@ def markdown(a):
         f"{c['sessions']} browser sessions opened by one load-generator process (WebSockets, negotiation skipped, 64 "
         f"connects at a time), each asking one question as soon as it is connected; {p['connection_workers']} worker "
         f"processes with {p['connection_worker_capacity']} slots each (`Worker__Capacity` is at most 1024) and a 10 s "
-        "simulated delay, so every question is in flight at once. Memory per session = (peak master RSS − RSS before) / "
+        f"simulated delay, so every question is in flight at once. Sessions not opened within {c['budget_seconds']:.0f} s are "
+        "skipped (`--conn-budget`, so that run.sh stays under 10 minutes) and counted. Memory per session = (peak master RSS − RSS before) / "
         "sessions connected.\n\n"
-        f"| sessions | connected | asked | answered | failed | lost | refused | connect+ask s | all answered s | answer p50 s | answer max s | RSS before MiB | RSS all in flight MiB | peak RSS MiB | KiB per session |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        f"| {c['sessions']} | {c['connected']} | {c['asked']} | {c['answered']} | {c['failed']} | {c['lost']} | {c['refused']} | "
+        f"| sessions | not opened (budget) | connected | asked | answered | failed | lost | refused | connect+ask s | all answered s | answer p50 s | answer max s | RSS before MiB | RSS all in flight MiB | peak RSS MiB | KiB per session |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        f"| {c['sessions']} | {c['not_opened_budget']} | {c['connected']} | {c['asked']} | {c['answered']} | {c['failed']} | {c['lost']} | {c['refused']} | "
         f"{c['seconds_to_connect_and_ask']} | {c['seconds_until_all_answered']} | {round(c['answer_latency']['p50_ms'] / 1000, 2)} | "
         f"{round(c['answer_latency']['max_ms'] / 1000, 2)} | {c['master_rss_before_mib']} | {c['master_rss_all_in_flight_mib']} | "
         f"{c['master_peak_rss_mib']} | {c['master_kib_per_session']} |\n\n"
@@ -223,20 +305,38 @@ def markdown(a):
     if "profile" in r:
         pr = r["profile"]
         md.append(section("Profile (first pass)",
-            f"`dotnet-trace collect --profile cpu-sampling` and `dotnet-counters collect --counters System.Runtime` "
+            f"`dotnet-trace collect --profile dotnet-sampled-thread-time` (stacks of every managed thread about 100 times a second, "
+            "running or waiting; the kernel CPU sampling of `collect-linux` needs perf events, not available here) and `dotnet-counters collect --counters System.Runtime` "
             f"(local dotnet tools, `bench/dotnet-tools.json`) on the master during an extra {pr['throughput_under_profiler']['seconds']} s "
             f"throughput run with 4 workers ({pr['throughput_under_profiler']['answers_per_second']} answers/s under the profiler; "
             "not counted above). `dotnet-trace report topN` on the trace:\n\n"
-            "Top methods by exclusive CPU samples (all threads):\n\n```\n" + read(f"{scratch}/top-exclusive.txt") + "```\n\n"
+            "Top methods by exclusive samples (all threads, wall clock: waiting threads included):\n\n```\n" + read(f"{scratch}/top-exclusive.txt") + "```\n\n"
             "Top methods by inclusive samples:\n\n```\n" + read(f"{scratch}/top-inclusive.txt") + "```\n\n"
+            + busy_md(pr.get("busy_time")) +
             "CPU seconds per master thread name during the profiled run (`/proc/PID/task/*/stat`, threads of the same name "
             "added up; the trace above samples wall-clock stacks, so this is where the CPU actually went):\n\n"
             "| thread | threads | CPU s |\n|---|---|---|\n" + "".join(f"| {n} | {k} | {c} |\n" for n, k, c in pr["thread_cpu_seconds"]) +
             f"\nover {pr['throughput_under_profiler']['seconds']} s wall clock.\n\n"
+            f"The disk under the journal (the scratch directory): a 4 KiB write + fsync took p50 {r['disk_fsync']['p50_ms']} ms, "
+            f"p99 {r['disk_fsync']['p99_ms']} ms ({r['disk_fsync']['count']} tries, measured by run.sh before the scenarios).\n\n"
             "Runtime counters, mean over the profiled run:\n\n| counter | mean |\n|---|---|\n"
             + "".join(f"| {k} | {v} |\n" for k, v in pr["counters"].items())))
     with open(out_md, "w") as fh:
         fh.write("\n".join(md))
+
+
+def busy_md(b):
+    if not b:
+        return "(no speedscope export: no busy-time breakdown)\n\n"
+    return (f"The same samples with the waiting taken out (`report.py` reads dotnet-trace's speedscope export: time on "
+            f"stacks whose innermost frame is a wait, sleep or socket poll, or an unresolved native frame, is dropped, except "
+            f"under SQLite, where a sleep is the busy retry): of {b['sampled_thread_ms']} ms "
+            f"sampled across all threads, {b['waiting_ms']} ms were waits and {b['not_waiting_ms']} ms were not (of all "
+            f"samples, {b.get('managed_cpu_ms', '?')} ms were running managed code, the sampler's CPU_TIME). The time not waiting, "
+            "by the first of these found on the stack:\n\n| where | ms | % of not waiting |\n|---|---|---|\n"
+            + "".join(f"| {c} | {v} | {p}% |\n" for c, v, p in b["categories"])
+            + "\nInnermost frames of the time not waiting:\n\n| frame | ms | % |\n|---|---|---|\n"
+            + "".join(f"| `{f}` | {v} | {p}% |\n" for f, v, p in b["top_frames"]) + "\n")
 
 
 def read(path):
@@ -255,6 +355,8 @@ if __name__ == "__main__":
                 "throughput": lambda: line_throughput(data), "connections": lambda: line_connections(data),
                 "failover": lambda: line_failover(data)}[kind]()
         print("  => " + text, flush=True)
+    elif mode == "fsync":
+        print(json.dumps(disk_fsync(sys.argv[2])))
     elif mode == "threads":
         print(json.dumps(threads(sys.argv[2])))
     elif mode == "combine":

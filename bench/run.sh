@@ -3,18 +3,19 @@
 # processes (simulated model) on free loopback ports, plays browsers with bench/LoadGen, and writes
 # bench/results/<date>.md, .json and -*.png charts. Everything runs on this machine, the load generator included.
 #   bench/run.sh [--quick] [--count N] [--browsers B] [--seconds S] [--sessions N] [--conn-workers W]
-#                [--trials T] [--no-profile] [--out PREFIX]
+#                [--conn-budget S] [--trials T] [--no-profile] [--out PREFIX]
+#   --conn-budget  seconds the connection scenario may spend opening sessions (default 150, to stay under 10 min)
 #   --quick  a short smoke run (small counts, results under the scratch directory unless --out is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT=2000 BROWSERS=200 SECONDS_=30 SESSIONS=10000 CONN_WORKERS=10 TRIALS=3 PROFILE=1 PROFILE_SECONDS=15 QUICK=0 OUT=""
+COUNT=2000 BROWSERS=200 SECONDS_=30 SESSIONS=10000 CONN_WORKERS=10 CONN_BUDGET=150 TRIALS=3 PROFILE=1 PROFILE_SECONDS=15 QUICK=0 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 COUNT=200 BROWSERS=20 SECONDS_=5 SESSIONS=300 CONN_WORKERS=1 TRIALS=1 PROFILE_SECONDS=5; shift ;;
     --count) COUNT=$2; shift 2 ;; --browsers) BROWSERS=$2; shift 2 ;; --seconds) SECONDS_=$2; shift 2 ;;
-    --sessions) SESSIONS=$2; shift 2 ;; --conn-workers) CONN_WORKERS=$2; shift 2 ;; --trials) TRIALS=$2; shift 2 ;;
+    --sessions) SESSIONS=$2; shift 2 ;; --conn-budget) CONN_BUDGET=$2; shift 2 ;; --conn-workers) CONN_WORKERS=$2; shift 2 ;; --trials) TRIALS=$2; shift 2 ;;
     --no-profile) PROFILE=0; shift ;; --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)"; exit 2 ;;
   esac
 done
@@ -85,6 +86,8 @@ gen() { dotnet bench/LoadGen/bin/Release/net10.0/AiSystem.LoadGen.dll "$@"; }
 report() { python3 bench/report.py line "$@"; }
 
 say "Load before the run: $(cat /proc/loadavg)"
+python3 bench/report.py fsync "$scratch" > "$scratch/fsync.json"
+say "Disk under the journal: 4 KiB write + fsync $(python3 -c "import json;d=json.load(open('$scratch/fsync.json'));print(f\"p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms\")")"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say "Scenario 2: transport floor, $COUNT round trips each (SignalR echo, MQTT publish→receive via Mosquitto, gRPC unary)..."
@@ -108,7 +111,7 @@ gen throughput --master "$MASTER" --browsers "$BROWSERS" --seconds "$SECONDS_" -
 report throughput "$scratch/throughput-4.json"
 
 if [ "$PROFILE" = 1 ]; then
-  say "Profile: $PROFILE_SECONDS s of the 4-worker throughput load under dotnet-trace (cpu-sampling) and dotnet-counters (not counted above)..."
+  say "Profile: $PROFILE_SECONDS s of the 4-worker throughput load under dotnet-trace (sampled thread time) and dotnet-counters (not counted above)..."
   d=00:00:00:$(printf '%02d' "$PROFILE_SECONDS")
   (cd bench && exec dotnet dotnet-trace collect -p "$master_pid" --profile dotnet-sampled-thread-time --duration "$d" -o "$scratch/master.nettrace") >"$scratch/trace.log" 2>&1 &
   trace_pid=$!
@@ -122,8 +125,9 @@ if [ "$PROFILE" = 1 ]; then
   wait "$counters_pid" || say "dotnet-counters failed: $(tail -3 "$scratch/counters.log")"
   say "  profiled run: $(python3 -c "import json;r=json.load(open('$scratch/throughput-profiled.json'));print(r['answers_per_second'],'answers/s')")"
   (cd bench && dotnet dotnet-trace report "$scratch/master.nettrace" topN -n 25) > "$scratch/top-exclusive.txt" 2>&1 || true
+  (cd bench && dotnet dotnet-trace convert "$scratch/master.nettrace" --format Speedscope -o "$scratch/master") > "$scratch/convert.log" 2>&1 || true
   (cd bench && dotnet dotnet-trace report "$scratch/master.nettrace" topN -n 40 --inclusive) > "$scratch/top-inclusive.txt" 2>&1 || true
-  say "  top methods by exclusive CPU samples:"; sed -n '1,14p' "$scratch/top-exclusive.txt" | sed 's/^/    /'
+  say "  top methods by exclusive samples (wall clock, waits included):"; sed -n '1,14p' "$scratch/top-exclusive.txt" | sed 's/^/    /'
 fi
 stop_cluster
 
@@ -132,7 +136,7 @@ say "Scenario 4: connections. Master B and $CONN_WORKERS workers (10 s simulated
 start_master b
 start_workers 1 "$CONN_WORKERS" 00:00:10 "$CAP"
 say "  $SESSIONS browser sessions, each asks one question and waits for its answer..."
-gen connections --master "$MASTER" --sessions "$SESSIONS" --parallel 64 --master-pid "$master_pid" > "$scratch/connections.json"
+gen connections --master "$MASTER" --sessions "$SESSIONS" --parallel 128 --budget-seconds "$CONN_BUDGET" --master-pid "$master_pid" > "$scratch/connections.json"
 report connections "$scratch/connections.json"
 stop_cluster
 

@@ -6,7 +6,7 @@ using AiSystem.LoadGen;
 //   LoadGen latency     --master URL --count N
 //   LoadGen floor       --mqtt-host H --mqtt-port P --count N
 //   LoadGen throughput  --master URL --browsers B --seconds S --master-pid PID
-//   LoadGen connections --master URL --sessions N --parallel P --master-pid PID
+//   LoadGen connections --master URL --sessions N --parallel P --master-pid PID --budget-seconds S
 //   LoadGen failover    --master URL --workers id=pid,id=pid --delay-ms D --trials T --busy-ms B
 //   LoadGen charts      --results FILE.json --prefix bench/results/DATE
 var scenario = args.Length > 0 ? args[0] : "";
@@ -26,7 +26,8 @@ try
         "latency" => await Scenarios.Latency(Arg("master"), Int("count", "2000")),
         "floor" => await Floor.Run(Arg("mqtt-host", "127.0.0.1"), Int("mqtt-port"), Int("count", "2000")),
         "throughput" => await Scenarios.Throughput(Arg("master"), Int("browsers", "200"), Int("seconds", "30"), Int("master-pid")),
-        "connections" => await Scenarios.Connections(Arg("master"), Int("sessions", "10000"), Int("parallel", "64"), Int("master-pid")),
+        "connections" => await Scenarios.Connections(Arg("master"), Int("sessions", "10000"), Int("parallel", "64"), Int("master-pid"),
+            TimeSpan.FromSeconds(Int("budget-seconds", "150"))),
         "failover" => await Scenarios.Failover(Arg("master"),
             Arg("workers").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('='))
                 .ToDictionary(p => p[0], p => int.Parse(p[1])),

@@ -112,7 +112,7 @@ public static class Scenarios
     }
 
     /// <summary>Scenario 4: many concurrent sessions, each with one question in flight, all answered.</summary>
-    public static async Task<Dictionary<string, object>> Connections(string master, int sessions, int parallel, int masterPid)
+    public static async Task<Dictionary<string, object>> Connections(string master, int sessions, int parallel, int masterPid, TimeSpan budget)
     {
         var baseline = ProcSampler.Read(masterPid, 0);
         Progress($"connections: master RSS before: {baseline.RssMiB} MiB; opening {sessions} sessions, {parallel} at a time...");
@@ -137,8 +137,10 @@ public static class Scenarios
         });
         var browsers = new Browser?[sessions];
         var answers = new Task<Outcome>?[sessions];
+        long skipped = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, sessions), new ParallelOptions { MaxDegreeOfParallelism = parallel }, async (i, ct) =>
         {
+            if (clock.Elapsed > budget) { Interlocked.Increment(ref skipped); return; } // out of time: not opened
             var b = new Browser(master);
             try
             {
@@ -179,6 +181,8 @@ public static class Scenarios
             ["failed"] = failed,
             ["lost"] = lost,
             ["refused"] = refused,
+            ["not_opened_budget"] = skipped,
+            ["budget_seconds"] = budget.TotalSeconds,
             ["duplicates"] = browsers.Where(b => b is not null).Sum(b => b!.Duplicates),
             ["seconds_to_connect_and_ask"] = Math.Round(allAsked.TotalSeconds, 1),
             ["seconds_until_all_answered"] = Math.Round(allAnswered.TotalSeconds, 1),
