@@ -48,7 +48,7 @@ def line_throughput(t):
 
 def line_connections(c):
     return (f"connections: {c['connected']}/{c['sessions']} connected ({c['not_opened_budget']} not opened: {c['budget_seconds']:.0f} s budget), {c['asked']} asked, {c['answered']} answered "
-            f"({c['failed']} failed, {c['lost']} lost, {c['refused']} refused) in {c['seconds_until_all_answered']} s; "
+            f"({c['failed']} failed, {c['lost']} lost, {c['refused']} given up, {c['refusals_retried']} refusals sent again) in {c['seconds_until_all_answered']} s; "
             f"master RSS {c['master_rss_before_mib']} → {c['master_peak_rss_mib']} MiB peak, "
             f"{c['master_kib_per_session']} KiB per session")
 
@@ -283,14 +283,17 @@ def markdown(a):
         f"connects at a time), each asking one question as soon as it is connected; {p['connection_workers']} worker "
         f"processes with {p['connection_worker_capacity']} slots each (`Worker__Capacity` is at most 1024) and a 10 s "
         f"simulated delay, so every question is in flight at once. Sessions not opened within {c['budget_seconds']:.0f} s are "
-        "skipped (`--conn-budget`, so that run.sh stays under 10 minutes) and counted. Memory per session = (peak master RSS − RSS before) / "
+        "skipped (`--conn-budget`, so that run.sh stays under 10 minutes) and counted. A question the master refuses "
+        "(\"busy, send it again\") is sent again after 1 s, up to 5 times, as a user would; every refusal is counted, and a "
+        "session that gave up (or failed to connect) counts under \"given up\". Memory per session = (peak master RSS − RSS before) / "
         "sessions connected.\n\n"
-        f"| sessions | not opened (budget) | connected | asked | answered | failed | lost | refused | connect+ask s | all answered s | answer p50 s | answer max s | RSS before MiB | RSS all in flight MiB | peak RSS MiB | KiB per session |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        f"| {c['sessions']} | {c['not_opened_budget']} | {c['connected']} | {c['asked']} | {c['answered']} | {c['failed']} | {c['lost']} | {c['refused']} | "
+        f"| sessions | not opened (budget) | connected | asked | answered | failed | lost | given up | refusals sent again | connect+ask s | all answered s | answer p50 s | answer max s | RSS before MiB | RSS all in flight MiB | peak RSS MiB | KiB per session |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        f"| {c['sessions']} | {c['not_opened_budget']} | {c['connected']} | {c['asked']} | {c['answered']} | {c['failed']} | {c['lost']} | {c['refused']} | {c['refusals_retried']} | "
         f"{c['seconds_to_connect_and_ask']} | {c['seconds_until_all_answered']} | {round(c['answer_latency']['p50_ms'] / 1000, 2)} | "
         f"{round(c['answer_latency']['max_ms'] / 1000, 2)} | {c['master_rss_before_mib']} | {c['master_rss_all_in_flight_mib']} | "
         f"{c['master_peak_rss_mib']} | {c['master_kib_per_session']} |\n\n"
+        f"The load generator itself held {c.get('loadgen_rss_all_in_flight_mib', '?')} MiB with all its sessions open.\n\n"
         f"![memory per session]({prefix}-memory-per-session.png)"))
     runs = "".join(f"| {x['trial']} | {x['killed_worker']} | {x['reassigned_to']} | {x['reassigned_ms']} | {x['answer_after_kill_ms']} | "
                    f"{x['answer_beyond_delay_ms']} |\n" for x in fo["runs"])
@@ -321,6 +324,7 @@ def markdown(a):
             f"p99 {r['disk_fsync']['p99_ms']} ms ({r['disk_fsync']['count']} tries, measured by run.sh before the scenarios).\n\n"
             "Runtime counters, mean over the profiled run:\n\n| counter | mean |\n|---|---|\n"
             + "".join(f"| {k} | {v} |\n" for k, v in pr["counters"].items())))
+    md.append(section("Findings: where the time goes", findings(r)))
     with open(out_md, "w") as fh:
         fh.write("\n".join(md))
 
@@ -337,6 +341,54 @@ def busy_md(b):
             + "".join(f"| {c} | {v} | {p}% |\n" for c, v, p in b["categories"])
             + "\nInnermost frames of the time not waiting:\n\n| frame | ms | % |\n|---|---|---|\n"
             + "".join(f"| `{f}` | {v} | {p}% |\n" for f, v, p in b["top_frames"]) + "\n")
+
+
+def findings(r):
+    """Where the time goes, composed from this run's numbers (profile, counters, /proc), for the targets not met."""
+    l, f, p = r["latency"], r["floor"], r.get("profile")
+    tp = max(r["throughput"], key=lambda t: t["answers_per_second"])
+    out = [f"- **Latency is not the transport.** A question's p50 is {l['p50_ms']} ms; the same hops with no logic take "
+           f"{f['sum_p50_ms']} ms at p50, so {round(l['p50_ms'] - f['sum_p50_ms'], 1)} ms of each answer is spent inside the "
+           "master and the worker, not on the wire."]
+    b = p and p.get("busy_time")
+    if b:
+        cats = {c: (v, pct) for c, v, pct in b["categories"]}
+        sql = sum(v for c, (v, _) in cats.items() if c.startswith("SQLite"))
+        sleep = next((v for c, (v, _) in cats.items() if c.startswith("SQLite busy")), 0)
+        step = next((v for c, (v, _) in cats.items() if c.startswith("SQLite statements")), 0)
+        secs = p["throughput_under_profiler"]["seconds"]
+        out.append(
+            f"- **The master waits on its SQLite journal.** Under the profiled load, of {b['not_waiting_ms']} ms of thread time "
+            f"that was not an idle wait, {sql} ms ({round(100 * sql / max(b['not_waiting_ms'], 1))}%) was inside SQLite: "
+            f"{sleep} ms in Microsoft.Data.Sqlite's busy retry (`Thread.Sleep` under `SqliteDataReader.NextResult`, reached from "
+            f"`BeginTransaction`/commit: another connection held the database's write lock, SQLite answered SQLITE_BUSY, and the "
+            f"provider slept and tried again) and {step} ms in `sqlite3_step` itself (BEGIN, INSERT, COMMIT). That is "
+            f"{round(sql / 1000 / secs, 2)} thread-seconds per second of the {secs} s run, against "
+            f"{b['managed_cpu_ms']} ms of managed code running in all threads together; the master used "
+            f"{tp['master']['cpu_percent_of_one_core']}% of one core in the best throughput run. The disk is not the limit: a "
+            f"4 KiB write + fsync takes {r['disk_fsync']['p50_ms']} ms at p50 here. Several journal writers (the dispatcher's "
+            "ledger, each session's events, sharding) share one SQLite file (the master sets no `journal_mode`, so SQLite's "
+            "default rollback journal, where a writer excludes everyone), so they serialise on its single write lock, and a "
+            "writer that loses the race sleeps in the provider's retry loop. Per question the dispatcher journals four "
+            "events (accepted and finished with `Persist`, waited for; assigned and delivered with `PersistAsync`) and the "
+            "session two (question asked, outcome recorded; both waited for), so a question's latency is a chain of lock "
+            "waits and commits, and throughput is bounded by how many commits the one lock lets through.")
+    out.append(
+        "- **What would be needed** (from the profile; for the optimisation part of issue 8, not done here): SQLite in WAL "
+        "mode (readers stop blocking the writer; `synchronous=NORMAL` shortens commits), one writer connection or a "
+        "batching journal so that many questions' events share one transaction instead of racing for the lock, fewer "
+        "writes per question (the dispatcher and the session each persist the question and its outcome), or "
+        "PostgreSQL for the journal; then profile again: with the journal out of the way, the next costs in this profile "
+        "are the ones listed under \"other\" and Kestrel/SignalR above.")
+    c = r["connections"]
+    if c["connected"] < c["sessions"] or c["answered"] < c["sessions"]:
+        out.append(
+            f"- **Connections:** {c['connected']} of {c['sessions']} sessions were opened in the {c['budget_seconds']:.0f} s budget "
+            f"({round(c['connected'] / max(c['seconds_to_connect_and_ask'], 0.1), 1)} sessions opened and asked per second): "
+            "each new session is a persistent sharded actor whose start and first question are journal writes, so opening "
+            f"sessions is bound by the same journal; {c['refusals_retried']} questions were refused (the master's internal ask "
+            "timed out) and sent again.")
+    return "\n".join(out) + "\n"
 
 
 def read(path):

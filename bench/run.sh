@@ -4,11 +4,11 @@
 # bench/results/<date>.md, .json and -*.png charts. Everything runs on this machine, the load generator included.
 #   bench/run.sh [--quick] [--count N] [--browsers B] [--seconds S] [--sessions N] [--conn-workers W]
 #                [--conn-budget S] [--trials T] [--no-profile] [--out PREFIX]
-#   --conn-budget  seconds the connection scenario may spend opening sessions (default 150, to stay under 10 min)
+#   --conn-budget  seconds the connection scenario may spend opening sessions (default 190, to stay under 10 min)
 #   --quick  a short smoke run (small counts, results under the scratch directory unless --out is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT=2000 BROWSERS=200 SECONDS_=30 SESSIONS=10000 CONN_WORKERS=10 CONN_BUDGET=150 TRIALS=3 PROFILE=1 PROFILE_SECONDS=15 QUICK=0 OUT=""
+COUNT=2000 BROWSERS=200 SECONDS_=30 SESSIONS=10000 CONN_WORKERS=10 CONN_BUDGET=190 TRIALS=3 PROFILE=1 PROFILE_SECONDS=15 QUICK=0 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 COUNT=200 BROWSERS=20 SECONDS_=5 SESSIONS=300 CONN_WORKERS=1 TRIALS=1 PROFILE_SECONDS=5; shift ;;

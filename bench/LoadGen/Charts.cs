@@ -38,7 +38,7 @@ public static class Charts
         {
             var pts = Points(curve);
             if (pts.Length == 0) return;
-            var s = plot.Add.Scatter(pts.Select(p => Nines(p[0])).ToArray(), pts.Select(p => p[1]).ToArray());
+            var s = plot.Add.Scatter(pts.Select(p => Nines(p[0])).ToArray(), pts.Select(p => Math.Log10(Math.Max(p[1], 0.01))).ToArray());
             s.LegendText = label;
         }
         Curve(latency["percentile_curve"], "end to end (one browser)");
@@ -50,9 +50,11 @@ public static class Charts
         }
         plot.Axes.Bottom.SetTicks([Nines(0), Nines(50), Nines(90), Nines(99), Nines(99.9), Nines(99.99)],
             ["0%", "50%", "90%", "99%", "99.9%", "99.99%"]);
-        plot.Title("Latency by percentile (scenario 1 and the transport floor)");
+        double[] ms = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+        plot.Axes.Left.SetTicks([.. ms.Select(Math.Log10)], [.. ms.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        plot.Title("Latency by percentile, scenario 1 and the transport floor (last point: max)");
         plot.XLabel("percentile");
-        plot.YLabel("ms");
+        plot.YLabel("ms (log scale)");
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HdrHistogram;
+using Microsoft.AspNetCore.SignalR;
 
 namespace AiSystem.LoadGen;
 
@@ -117,7 +118,7 @@ public static class Scenarios
         var baseline = ProcSampler.Read(masterPid, 0);
         Progress($"connections: master RSS before: {baseline.RssMiB} MiB; opening {sessions} sessions, {parallel} at a time...");
         var clock = Stopwatch.StartNew();
-        long connected = 0, submitted = 0, answered = 0, failed = 0, lost = 0, refused = 0;
+        long connected = 0, submitted = 0, answered = 0, failed = 0, lost = 0, refused = 0, refusals = 0;
         var series = new List<double[]>();
         using var stop = new CancellationTokenSource();
         var sampling = Task.Run(async () =>
@@ -147,7 +148,21 @@ public static class Scenarios
                 await b.StartAsync(ct);
                 browsers[i] = b;
                 Interlocked.Increment(ref connected);
-                answers[i] = await b.SubmitAsync($"session {i} question", TimeSpan.FromSeconds(180));
+                // A refused question ("busy, please send it again") is sent again after a second, as a user would,
+                // up to 5 times; every refusal is counted.
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        answers[i] = await b.SubmitAsync($"session {i} question", TimeSpan.FromSeconds(180));
+                        break;
+                    }
+                    catch (HubException e) when (attempt < 5)
+                    {
+                        if (Interlocked.Increment(ref refusals) <= 3) Progress($"connections: session {i} refused, sending again in 1 s: {e.Message}");
+                        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                    }
+                }
                 Interlocked.Increment(ref submitted);
             }
             catch (Exception e)
@@ -157,6 +172,7 @@ public static class Scenarios
         });
         var allAsked = clock.Elapsed;
         var inFlight = ProcSampler.Read(masterPid, allAsked.TotalSeconds);
+        var loadGenMiB = Math.Round(Environment.WorkingSet / 1048576.0, 1);
         Progress($"connections: {connected} connected, {submitted} asked after {allAsked.TotalSeconds:0.0} s; master RSS {inFlight.RssMiB} MiB");
         var latency = new LongConcurrentHistogram(1, TimeStamp.Seconds(300), 3);
         await Task.WhenAll(answers.Where(a => a is not null).Select(async a =>
@@ -181,6 +197,7 @@ public static class Scenarios
             ["failed"] = failed,
             ["lost"] = lost,
             ["refused"] = refused,
+            ["refusals_retried"] = refusals,
             ["not_opened_budget"] = skipped,
             ["budget_seconds"] = budget.TotalSeconds,
             ["duplicates"] = browsers.Where(b => b is not null).Sum(b => b!.Duplicates),
@@ -188,6 +205,7 @@ public static class Scenarios
             ["seconds_until_all_answered"] = Math.Round(allAnswered.TotalSeconds, 1),
             ["answer_latency"] = Stats.Percentiles(latency),
             ["master_rss_before_mib"] = baseline.RssMiB,
+            ["loadgen_rss_all_in_flight_mib"] = loadGenMiB,
             ["master_rss_all_in_flight_mib"] = inFlight.RssMiB,
             ["master_rss_after_mib"] = end.RssMiB,
             ["master_peak_rss_mib"] = peak,
