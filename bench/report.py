@@ -265,7 +265,8 @@ def markdown(a):
         f"{l['seconds']} s for the {p['latency_questions']}.\n\n"
         f"![latency percentiles]({prefix}-latency.png)\n![latency distribution]({prefix}-latency-distribution.png)"))
     rows = "".join(
-        f"| {t['workers']} | {t['browsers']} | {t['seconds']} | {t['answers_per_second']} | {t['answered_in_window']} | "
+        f"| {t['workers']} | {t['browsers']} | {t['seconds']} | {t['answers_per_second']} | "
+        f"{int(min((x[1] for x in t['per_second']), default=0))} | {t['answered_in_window']} | "
         f"{t['p50_ms']} | {t['p99_ms']} | {t['p999_ms']} | {t['lost']} | {t['duplicates']} | {t['failed']} | {t['rejected']} | "
         f"{t['master']['cpu_percent_of_one_core']}% | {t['master']['peak_rss_mib']} |\n" for t in r["throughput"])
     md.append(section("3. Throughput",
@@ -275,8 +276,8 @@ def markdown(a):
         "window; questions in flight at its end are still awaited (and counted as lost if not answered within 60 s). "
         "Master CPU and memory from `/proc/PID/stat` and `/proc/PID/status` once a second (CPU in percent of one core; "
         "the machine has two).\n\n"
-        "| workers | browsers | s | answers/s | answers | p50 ms | p99 ms | p99.9 ms | lost | duplicated | failed | refused | master CPU | master peak RSS MiB |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + rows +
+        "| workers | browsers | s | answers/s | slowest second | answers | p50 ms | p99 ms | p99.9 ms | lost | duplicated | failed | refused | master CPU | master peak RSS MiB |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + rows +
         f"\n![throughput over time]({prefix}-throughput.png)\n![master memory]({prefix}-throughput-memory.png)"))
     md.append(section("4. Connections",
         f"{c['sessions']} browser sessions opened by one load-generator process (WebSockets, negotiation skipped, 64 "

@@ -55,7 +55,7 @@ public static class Charts
         plot.Title("Latency by percentile, scenario 1 and the transport floor (last point: max)");
         plot.XLabel("percentile");
         plot.YLabel("ms (log scale)");
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Alignment.LowerRight);
         return plot;
     }
 
