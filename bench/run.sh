@@ -4,11 +4,11 @@
 # bench/results/<date>.md, .json and -*.png charts. Everything runs on this machine, the load generator included.
 #   bench/run.sh [--quick] [--count N] [--browsers B] [--seconds S] [--sessions N] [--conn-workers W]
 #                [--conn-budget S] [--trials T] [--no-profile] [--out PREFIX]
-#   --conn-budget  seconds the connection scenario may spend opening sessions (default 190, to stay under 10 min)
+#   --conn-budget  seconds the connection scenario may spend opening sessions (default 150, to stay under 10 min)
 #   --quick  a short smoke run (small counts, results under the scratch directory unless --out is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT=2000 BROWSERS=200 SECONDS_=30 SESSIONS=10000 CONN_WORKERS=10 CONN_BUDGET=190 TRIALS=3 PROFILE=1 PROFILE_SECONDS=15 QUICK=0 OUT=""
+COUNT=2000 BROWSERS=200 SECONDS_=30 SESSIONS=10000 CONN_WORKERS=10 CONN_BUDGET=150 TRIALS=3 PROFILE=1 PROFILE_SECONDS=10 QUICK=0 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 COUNT=200 BROWSERS=20 SECONDS_=5 SESSIONS=300 CONN_WORKERS=1 TRIALS=1 PROFILE_SECONDS=5; shift ;;
@@ -128,6 +128,22 @@ if [ "$PROFILE" = 1 ]; then
   (cd bench && dotnet dotnet-trace convert "$scratch/master.nettrace" --format Speedscope -o "$scratch/master") > "$scratch/convert.log" 2>&1 || true
   (cd bench && dotnet dotnet-trace report "$scratch/master.nettrace" topN -n 40 --inclusive) > "$scratch/top-inclusive.txt" 2>&1 || true
   say "  top methods by exclusive samples (wall clock, waits included):"; sed -n '1,14p' "$scratch/top-exclusive.txt" | sed 's/^/    /'
+  say "Profile: one browser asking one question after another (as scenario 1) for $PROFILE_SECONDS s, dotnet-trace on the master and on the worker that answered scenario 1 (not counted above)..."
+  (cd bench && exec dotnet dotnet-trace collect -p "$master_pid" --profile dotnet-sampled-thread-time --duration "$d" -o "$scratch/master-latency.nettrace") >"$scratch/trace-latency.log" 2>&1 &
+  trace_pid=$!
+  # trace the worker that answered scenario 1's questions (the dispatcher keeps choosing the same idle worker)
+  traced=$(python3 -c "import json;a=json.load(open('$scratch/latency.json'))['assigned_to'];print(max(a,key=a.get) if a else 'bench-worker-1')")
+  traced_pid=$(tr ',' '\n' <<<"$worker_list" | awk -F= -v w="$traced" '$1==w {print $2}')
+  echo "$traced" > "$scratch/traced-worker.txt"
+  (cd bench && exec dotnet dotnet-trace collect -p "$traced_pid" --profile dotnet-sampled-thread-time --duration "$d" -o "$scratch/worker-latency.nettrace") >"$scratch/trace-worker.log" 2>&1 &
+  worker_trace_pid=$!
+  sleep 2
+  gen latency --master "$MASTER" --count $((PROFILE_SECONDS * 10)) > "$scratch/latency-profiled.json"
+  wait "$trace_pid" || say "dotnet-trace failed: $(tail -3 "$scratch/trace-latency.log")"
+  wait "$worker_trace_pid" || say "dotnet-trace (worker) failed: $(tail -3 "$scratch/trace-worker.log")"
+  (cd bench && dotnet dotnet-trace convert "$scratch/master-latency.nettrace" --format Speedscope -o "$scratch/master-latency") >> "$scratch/convert.log" 2>&1 || true
+  (cd bench && dotnet dotnet-trace convert "$scratch/worker-latency.nettrace" --format Speedscope -o "$scratch/worker-latency") >> "$scratch/convert.log" 2>&1 || true
+  say "  profiled run: p50 $(python3 -c "import json;r=json.load(open('$scratch/latency-profiled.json'));print(r['p50_ms'],'ms')")"
 fi
 stop_cluster
 
@@ -147,6 +163,22 @@ start_workers 1 $((TRIALS + 1)) 00:00:03 1
 gen failover --master "$MASTER" --workers "$worker_list" --delay-ms $FO_DELAY_MS --trials "$TRIALS" --busy-ms 1000 > "$scratch/failover.json"
 report failover "$scratch/failover.json"
 stop_cluster
+
+# What if the broker disabled Nagle's algorithm? Mosquitto's `set_tcp_nodelay` defaults to false, as in
+# deploy/swarm's mosquitto.conf; scenario 1 again, shorter, against a second broker that sets it.
+NODELAY_COUNT=$(( COUNT < 500 ? COUNT : 500 ))
+say "What-if: scenario 1 with $NODELAY_COUNT questions against a broker with set_tcp_nodelay true (master D, 2 workers)..."
+MQTT2=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nset_tcp_nodelay true\n' "$MQTT2" > "$scratch/mosquitto-nodelay.conf"
+mosquitto2_pid=$(mosquitto -c "$scratch/mosquitto-nodelay.conf" >"$scratch/mosquitto-nodelay.log" 2>&1 & echo $!)
+wait_for "(echo > /dev/tcp/127.0.0.1/$MQTT2)" "the second mosquitto"
+common=(Mqtt__Host=127.0.0.1 Mqtt__Port=$MQTT2 Logging__LogLevel__Default=Warning Logging__LogLevel__AiSystem=Warning)
+start_master d
+start_workers 1 2 00:00:00 1024
+gen latency --master "$MASTER" --count "$NODELAY_COUNT" > "$scratch/latency-nodelay.json"
+report latency "$scratch/latency-nodelay.json" "$scratch/floor.json"
+stop_cluster
+stop_pid "$mosquitto2_pid"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 stamp=$(date -u +%Y-%m-%d)

@@ -32,14 +32,36 @@ public static class Scenarios
         await browser.StartAsync();
         for (var i = 0; i < Math.Min(100, count); i++) await browser.AskAsync($"warm-up {i}", AnswerTimeout); // JIT, pools, journal
         var histogram = Stats.NewHistogram();
+        // Where each answer's time goes, as the browser sees it: until SubmitQuery returns (the session and the
+        // dispatcher have journaled the question), until TaskAssigned arrives, and from TaskAssigned to AiResponse.
+        var (accepted, assigned, working) = (Stats.NewHistogram(), Stats.NewHistogram(), Stats.NewHistogram());
+        var assignedAt = new Dictionary<string, long>();
+        var workers = new Dictionary<string, int>(); // which workers answered: the profile traces one of them
+        browser.Assigned += (task, worker, _, at) =>
+        {
+            lock (assignedAt) { assignedAt[task] = at; workers[worker] = workers.GetValueOrDefault(worker) + 1; }
+        };
         var (lost, failed) = (0, 0);
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
         {
-            var outcome = await browser.AskAsync($"latency question {i}", AnswerTimeout);
+            var answer = await browser.SubmitAsync($"latency question {i}", AnswerTimeout);
+            var acceptedAt = Stopwatch.GetTimestamp();
+            var outcome = await answer;
             if (outcome.LatencyTicks is not { } ticks) lost++;
             else if (outcome.Failed) failed++;
-            else histogram.RecordValue(ticks);
+            else
+            {
+                histogram.RecordValue(ticks);
+                accepted.RecordValue(acceptedAt - outcome.SentTicks);
+                long at;
+                lock (assignedAt) at = assignedAt.Remove(outcome.TaskId, out var a) ? a : 0;
+                if (at > 0)
+                {
+                    assigned.RecordValue(Math.Max(at - outcome.SentTicks, 0));
+                    working.RecordValue(Math.Max(outcome.AnsweredTicks!.Value - at, 0));
+                }
+            }
             if (i % 250 == 249) Progress($"latency: {i + 1}/{count} answered, p50 so far {Stats.Ms(histogram.GetValueAtPercentile(50))} ms");
         }
         var result = Stats.Percentiles(histogram);
@@ -52,6 +74,13 @@ public static class Scenarios
         result["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
         result["percentile_curve"] = Stats.PercentileCurve(histogram);
         result["distribution"] = Stats.Distribution(histogram);
+        lock (assignedAt) result["assigned_to"] = new Dictionary<string, int>(workers);
+        result["phases"] = new Dictionary<string, object>
+        {
+            ["sent_to_accepted"] = Stats.Percentiles(accepted),
+            ["sent_to_assigned"] = Stats.Percentiles(assigned),
+            ["assigned_to_answered"] = Stats.Percentiles(working),
+        };
         return result;
     }
 
