@@ -76,8 +76,10 @@ def judge(r):
         {"target": "10,000 concurrent sessions all answered",
          "measured": f"{c['answered']} of {c['sessions']} answered ({c['connected']} connected, {c['not_opened_budget']} not opened within the {c['budget_seconds']:.0f} s budget)",
          "met": c["sessions"] >= TARGETS["sessions"] and c["answered"] == c["sessions"]},
-        {"target": "master RSS ≤ 1 GiB with them", "measured": f"{c['master_peak_rss_mib']} MiB peak",
-         "met": c["sessions"] >= TARGETS["sessions"] and c["master_peak_rss_mib"] <= TARGETS["master_rss_mib"]},
+        {"target": "master RSS ≤ 1 GiB with them",
+         "measured": f"{c['master_peak_rss_mib']} MiB peak with {c['connected']} sessions",
+         "met": c["connected"] >= TARGETS["sessions"] and c["master_peak_rss_mib"] <= TARGETS["master_rss_mib"],
+         "not_shown": c["connected"] < TARGETS["sessions"] and c["master_peak_rss_mib"] <= TARGETS["master_rss_mib"]},
         {"target": "a killed worker's task re-assigned within 1 s", "measured": f"worst {fo['max_reassigned_ms']} ms of {fo['trials']}",
          "met": fo_ok},
     ]
@@ -255,7 +257,8 @@ def markdown(a):
           "measured in the load generator from calling `SubmitQuery` to receiving that task's `AiResponse` (HdrHistogram, "
           "Stopwatch ticks).\n",
           "## Targets\n", "| target | measured | |", "|---|---|---|"]
-    md += [f"| {t['target']} | {t['measured']} | {'met' if t['met'] else '**not met**'} |" for t in r["targets"]]
+    md += [f"| {t['target']} | {t['measured']} | {'met' if t['met'] else 'not shown: fewer sessions' if t.get('not_shown') else '**not met**'} |"
+           for t in r["targets"]]
     md.append(section("1. Latency and 2. the transport floor",
         f"One browser, {p['latency_questions']} questions one after another after 100 warm-up questions; master with 2 "
         "worker processes (`Worker__SimulatedDelay=0`). The floor is the same hops with no logic, measured in the same "
@@ -285,7 +288,8 @@ def markdown(a):
     md.append(section("3. Throughput",
         f"{p['browsers']} browsers (SignalR connections in the load generator), each asking its next question as soon as "
         f"its last is answered, for {p['throughput_seconds']} s; first with 2 worker processes, then with 2 more "
-        "(`Worker__Capacity=1024`, no delay), against the same master. Answers/s counts answers received inside the "
+        "(`Worker__Capacity=1024`, no delay), against the same master. A refused question (\"busy, send it again\") is "
+        "counted and the browser waits 1 s before its next one, as a user would. Answers/s counts answers received inside the "
         "window; questions in flight at its end are still awaited (and counted as lost if not answered within 60 s). "
         "Master CPU and memory from `/proc/PID/stat` and `/proc/PID/status` once a second (CPU in percent of one core; "
         "the machine has two).\n\n"

@@ -113,7 +113,13 @@ public static class Scenarios
             {
                 Outcome outcome;
                 try { outcome = await c.AskAsync($"browser {n} question {i}", AnswerTimeout); }
-                catch (Exception) { Interlocked.Increment(ref rejected); await Task.Delay(10); continue; }
+                catch (Exception e)
+                {
+                    // Refused ("busy, send it again") or broken: a user waits a second before sending again.
+                    if (Interlocked.Increment(ref rejected) <= 3) Progress($"throughput: browser {n} refused: {e.Message}");
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                    continue;
+                }
                 if (outcome.LatencyTicks is not { } ticks) { Interlocked.Increment(ref lost); continue; }
                 if (outcome.Failed) { Interlocked.Increment(ref failed); continue; }
                 histogram.RecordValue(ticks);
