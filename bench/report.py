@@ -297,8 +297,8 @@ def markdown(a):
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + rows +
         f"\n![throughput over time]({prefix}-throughput.png)\n![master memory]({prefix}-throughput-memory.png)"))
     md.append(section("4. Connections",
-        f"{c['sessions']} browser sessions opened by one load-generator process (WebSockets, negotiation skipped, 64 "
-        f"connects at a time), each asking one question as soon as it is connected; {p['connection_workers']} worker "
+        f"{c['sessions']} browser sessions opened by one load-generator process (WebSockets, negotiation skipped, 128 "
+        f"connects at a time, run.sh's `--parallel 128`), each asking one question as soon as it is connected; {p['connection_workers']} worker "
         f"processes with {p['connection_worker_capacity']} slots each (`Worker__Capacity` is at most 1024) and a 10 s "
         f"simulated delay, so every question is in flight at once. Sessions not opened within {c['budget_seconds']:.0f} s are "
         "skipped (`--conn-budget`, so that run.sh stays under 10 minutes) and counted. A question the master refuses "
@@ -441,8 +441,9 @@ def findings(r):
             "default rollback journal, where a writer excludes everyone), so they serialise on its single write lock, and a "
             "writer that loses the race sleeps in the provider's retry loop. Per question the dispatcher journals four "
             "events (accepted and finished with `Persist`, waited for; assigned and delivered with `PersistAsync`) and the "
-            "session two (question asked, outcome recorded; both waited for), so a question's latency is a chain of lock "
-            "waits and commits, and throughput is bounded by how many commits the one lock lets through.")
+            "session two (question asked, outcome recorded; both waited for), so under load a question's latency is a chain "
+            "of lock waits and commits, and throughput is bounded by how many commits the one lock lets through (for one "
+            "browser alone, the Nagle stall above is the larger part).")
     out.append(
         "- **What would be needed** (from the profile; for the optimisation part of issue 8, not done here): SQLite in WAL "
         "mode (readers stop blocking the writer; `synchronous=NORMAL` shortens commits), one writer connection or a "
