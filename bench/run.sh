@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
     --count) COUNT=$2; shift 2 ;; --browsers) BROWSERS=$2; shift 2 ;; --seconds) SECONDS_=$2; shift 2 ;;
     --sessions) SESSIONS=$2; shift 2 ;; --conn-budget) CONN_BUDGET=$2; shift 2 ;; --conn-workers) CONN_WORKERS=$2; shift 2 ;; --trials) TRIALS=$2; shift 2 ;;
     --no-profile) PROFILE=0; shift ;; --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)"; exit 2 ;;
   esac
 done
