@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace AiSystem.LoadGen;
+
+/// <summary>What became of one question: when it was sent, when (and whether) its answer arrived.</summary>
+public sealed record Outcome(string TaskId, long SentTicks, long? AnsweredTicks, bool Failed)
+{
+    public long? LatencyTicks => AnsweredTicks - SentTicks;
+}
+
+/// <summary>
+/// One browser on <c>/hubs/chat</c> (WebSockets, no negotiation round trip). Asks questions and matches every
+/// <c>AiResponse</c>/<c>TaskFailed</c> to the question it answers, counting answers that arrive twice or for a task
+/// this browser never asked.
+/// </summary>
+public sealed class Browser : IAsyncDisposable
+{
+    private readonly HubConnection _connection;
+    private readonly Dictionary<string, TaskCompletionSource<(long Ticks, bool Failed)>> _waiting = [];
+    private readonly Dictionary<string, (long Ticks, bool Failed)> _early = [];
+    private readonly HashSet<string> _done = [];
+    private readonly object _gate = new();
+    private long _duplicates;
+
+    public Browser(string master)
+    {
+        _connection = new HubConnectionBuilder()
+            .WithUrl($"{master}/hubs/chat", HttpTransportType.WebSockets, o => o.SkipNegotiation = true)
+            .Build();
+        _connection.ServerTimeout = TimeSpan.FromMinutes(2); // a loaded box must not drop idle browsers mid-run
+        _connection.On<JsonElement>("AiResponse", r => Complete(r.GetProperty("taskId").GetString()!, failed: false));
+        _connection.On<JsonElement>("TaskFailed", r => Complete(r.GetProperty("taskId").GetString()!, failed: true));
+        _connection.On<JsonElement>("TaskAssigned", r => Assigned?.Invoke(
+            r.GetProperty("taskId").GetString()!, r.GetProperty("workerId").GetString()!, r.GetProperty("attempt").GetInt32(),
+            Stopwatch.GetTimestamp()));
+    }
+
+    /// <summary>Raised on every <c>TaskAssigned</c>: task id, worker id, attempt, Stopwatch timestamp.</summary>
+    public event Action<string, string, int, long>? Assigned;
+
+    /// <summary>Answers that came a second time for the same task.</summary>
+    public long Duplicates => Interlocked.Read(ref _duplicates);
+
+    /// <summary>Answers for tasks this browser never got a task id for.</summary>
+    public int Unexpected { get { lock (_gate) return _early.Count; } }
+
+    public Task StartAsync(CancellationToken ct = default) => _connection.StartAsync(ct);
+
+    private void Complete(string taskId, bool failed)
+    {
+        var now = Stopwatch.GetTimestamp();
+        lock (_gate)
+        {
+            if (!_done.Add(taskId)) { Interlocked.Increment(ref _duplicates); return; }
+            if (_waiting.Remove(taskId, out var tcs)) tcs.TrySetResult((now, failed));
+            else _early[taskId] = (now, failed); // the answer came before SubmitQuery returned
+        }
+    }
+
+    /// <summary>Sends a question; the returned task completes when its answer arrives or <paramref name="timeout"/> passes.</summary>
+    public async Task<Task<Outcome>> SubmitAsync(string query, TimeSpan timeout)
+    {
+        var sent = Stopwatch.GetTimestamp();
+        var reply = await _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey = "" });
+        var taskId = reply.GetProperty("taskId").GetString()!;
+        Task<(long, bool)> answer;
+        lock (_gate)
+        {
+            if (_early.Remove(taskId, out var early)) answer = Task.FromResult(early);
+            else
+            {
+                var tcs = new TaskCompletionSource<(long, bool)>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiting[taskId] = tcs;
+                answer = tcs.Task;
+            }
+        }
+        return Wait(taskId, sent, answer, timeout);
+    }
+
+    private async Task<Outcome> Wait(string taskId, long sent, Task<(long Ticks, bool Failed)> answer, TimeSpan timeout)
+    {
+        try
+        {
+            var (ticks, failed) = await answer.WaitAsync(timeout);
+            return new Outcome(taskId, sent, ticks, failed);
+        }
+        catch (TimeoutException)
+        {
+            lock (_gate) _waiting.Remove(taskId);
+            return new Outcome(taskId, sent, null, false); // lost: never answered
+        }
+    }
+
+    /// <summary>Asks and waits for the answer.</summary>
+    public async Task<Outcome> AskAsync(string query, TimeSpan timeout) => await await SubmitAsync(query, timeout);
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}
