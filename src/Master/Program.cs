@@ -29,6 +29,9 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.ListenAnyIP(master.HttpPort, l => l.Protocols = HttpProtocols.Http1);
     kestrel.ListenAnyIP(master.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
+    // Each streamed answer holds one HTTP/2 stream while the model writes: let a worker with many slots keep them
+    // all on one connection (its client opens more connections beyond this).
+    kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
 });
 
 // Every component logs to the console and to upb/logs.

@@ -78,9 +78,21 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSen
     private static bool IsTransient(StatusCode code) =>
         code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.ResourceExhausted or StatusCode.Unknown;
 
+    // One channel per master. A streamed answer holds its HTTP/2 stream for as long as the model writes, and a server
+    // allows only so many streams per connection (Kestrel: 100 by default), so the channel opens more connections
+    // when one is full instead of queueing answers behind it.
     private WorkerCallback.WorkerCallbackClient Client(string endpoint) => new(_channels.GetOrAdd(endpoint, e =>
         GrpcChannel.ForAddress(e.Contains("://", StringComparison.Ordinal) ? e : "http://" + e,
-            new GrpcChannelOptions { MaxReceiveMessageSize = 4 * 1024 * 1024 })));
+            new GrpcChannelOptions
+            {
+                MaxReceiveMessageSize = 4 * 1024 * 1024,
+                HttpHandler = new SocketsHttpHandler
+                {
+                    EnableMultipleHttp2Connections = true,
+                    KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+                    KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                },
+            })));
 
     public void Dispose()
     {
