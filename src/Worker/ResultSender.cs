@@ -36,7 +36,7 @@ public sealed class UnstreamedAnswer(IResultSender sender, string grpcEndpoint) 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
-public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSender, IDisposable
+public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? minTextInterval = null) : IResultSender, IDisposable
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
     /// <summary>A master that said UNIMPLEMENTED to StreamResult gets plain results for this long (it may be upgraded meanwhile).</summary>
@@ -44,6 +44,18 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSen
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILogger _log = log;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unaryUntil = new(StringComparer.OrdinalIgnoreCase);
+    private int _openStreams;
+
+    /// <summary>
+    /// How often one streamed answer may send text: every 50 ms alone, less often the more answers this worker streams
+    /// at once (5 ms of budget each), so that a worker with a thousand answers in flight sends about 200 pieces of text a
+    /// second in all rather than one per word per answer. Text is best effort; the result always carries the whole answer.
+    /// </summary>
+    public static TimeSpan TextInterval(int openStreams, TimeSpan? floor = null) =>
+        TimeSpan.FromMilliseconds(Math.Max((floor ?? DefaultTextInterval).TotalMilliseconds, openStreams * 5));
+
+    public static readonly TimeSpan DefaultTextInterval = TimeSpan.FromMilliseconds(50);
+    private readonly TimeSpan _minTextInterval = minTextInterval ?? DefaultTextInterval;
 
     /// <summary>Retries with backoff while the master is unreachable, until <paramref name="giveUpAt"/>.</summary>
     public async Task<ResultAck> SendAsync(string grpcEndpoint, TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
@@ -107,14 +119,36 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSen
         private AsyncClientStreamingCall<TaskChunk, ResultAck>? _call;
         private bool _broken;
         private long _sequence;
+        private readonly System.Text.StringBuilder _held = new();
+        private bool _heldRestart;
+        private long _lastSentAt = long.MinValue / 2;
 
         public async Task WriteAsync(string text, bool restart, CancellationToken cancellationToken)
         {
             if (_broken) return;
+            if (restart) { _held.Clear(); _heldRestart = true; }
+            _held.Append(text);
+            var now = Environment.TickCount64;
+            if (now - _lastSentAt < (long)TextInterval(Volatile.Read(ref owner._openStreams), owner._minTextInterval).TotalMilliseconds) return;
+            await SendHeldAsync(cancellationToken);
+        }
+
+        private async Task SendHeldAsync(CancellationToken cancellationToken)
+        {
+            if (_held.Length == 0 && !_heldRestart) return;
+            var text = _held.ToString();
+            var restart = _heldRestart;
+            _held.Clear();
+            _heldRestart = false;
             try
             {
-                _call ??= owner.Client(task.GrpcEndpoint).StreamResult(deadline: DateTime.UtcNow + MaxCallTime, cancellationToken: cancellationToken);
+                if (_call is null)
+                {
+                    _call = owner.Client(task.GrpcEndpoint).StreamResult(deadline: DateTime.UtcNow + MaxCallTime, cancellationToken: cancellationToken);
+                    Interlocked.Increment(ref owner._openStreams);
+                }
                 await _call.RequestStream.WriteAsync(Chunk(text, restart, null), cancellationToken);
+                _lastSentAt = Environment.TickCount64; // the interval runs from the end of the last send
             }
             catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or ObjectDisposedException)
             {
@@ -126,6 +160,7 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSen
 
         public async Task<ResultAck> CompleteAsync(TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
         {
+            if (_call is not null && !_broken) await SendHeldAsync(cancellationToken);
             if (_call is not null && !_broken)
             {
                 try
@@ -179,7 +214,12 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log) : IResultSen
 
         public ValueTask DisposeAsync()
         {
-            _call?.Dispose();
+            if (_call is not null)
+            {
+                Interlocked.Decrement(ref owner._openStreams);
+                _call.Dispose();
+                _call = null;
+            }
             return ValueTask.CompletedTask;
         }
     }

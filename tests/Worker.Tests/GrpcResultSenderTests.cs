@@ -70,6 +70,36 @@ public sealed class GrpcResultSenderTests
 
     private static TaskResult Result(string id) => new() { WorkerId = "w1", SessionId = "s1", TaskId = id, AiResponse = "Hello world" };
 
+    [Theory]
+    [InlineData(0, 50)]
+    [InlineData(1, 50)]
+    [InlineData(10, 50)]
+    [InlineData(100, 500)]
+    [InlineData(1000, 5000)]
+    public void Text_goes_less_often_the_more_answers_stream_at_once(int open, int expectedMs) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), GrpcResultSender.TextInterval(open));
+
+    [Fact]
+    public async Task Text_written_faster_than_the_interval_is_held_and_goes_before_the_result()
+    {
+        var received = new Received();
+        var (app, endpoint) = await StartAsync<NewMaster>(received);
+        await using var _ = app;
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance, minTextInterval: TimeSpan.FromMinutes(1));
+
+        await using (var stream = sender.OpenStream(TaskFor(endpoint, "t2"), "w1"))
+        {
+            foreach (var word in new[] { "One", " two", " three", " four" })
+                await stream.WriteAsync(word, false, CancellationToken.None);
+            await stream.CompleteAsync(Result("t2"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
+        }
+
+        // Four words well within the interval: the first goes at once, the rest are held and go together before the result.
+        var chunks = received.Chunks.ToList();
+        Assert.Equal(["One", " two three four", ""], chunks.Select(c => c.Text));
+        Assert.Equal([1L, 2L, 3L], chunks.Select(c => c.Sequence));
+    }
+
     [Fact]
     public async Task A_new_master_gets_the_text_in_order_and_the_result_on_the_last_chunk()
     {
