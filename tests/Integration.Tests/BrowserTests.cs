@@ -7,27 +7,20 @@ namespace AiSystem.Integration.Tests;
 public sealed class BrowserTests : IAsyncLifetime
 {
     private MasterProcess _master = null!;
-    private IPlaywright _playwright = null!;
+    private Chromium _chromium = null!;
     private IBrowser _browser = null!;
 
     public async Task InitializeAsync()
     {
         _master = await MasterProcess.StartAsync(broker: null, localWorkers: 2);
         await _master.WaitForWorkersAsync(2);
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        _chromium = await Chromium.LaunchAsync();
+        _browser = _chromium.Browser;
     }
 
     public async Task DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        await _chromium.DisposeAsync();
         await _master.DisposeAsync();
     }
 

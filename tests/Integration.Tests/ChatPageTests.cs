@@ -17,7 +17,7 @@ public sealed class ChatPageTests : IAsyncLifetime
     private FakeGeminiServer _gemini = null!;
     private MasterProcess _master = null!;
     private ChildProcess _worker = null!;
-    private IPlaywright _playwright = null!;
+    private Chromium _chromium = null!;
     private IBrowser _browser = null!;
 
     public async Task InitializeAsync()
@@ -33,20 +33,13 @@ public sealed class ChatPageTests : IAsyncLifetime
             ["Gemini__BaseUrl"] = _gemini.BaseUrl.ToString(),
         });
         await _master.WaitForWorkersAsync(1);
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        _chromium = await Chromium.LaunchAsync();
+        _browser = _chromium.Browser;
     }
 
     public async Task DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        await _chromium.DisposeAsync();
         await _worker.DisposeAsync();
         await _master.DisposeAsync();
         await _gemini.DisposeAsync();

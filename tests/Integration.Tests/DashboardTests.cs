@@ -16,26 +16,19 @@ public sealed class DashboardTests : IAsyncLifetime
     private MasterProcess? _master;
     private readonly List<ChildProcess> _workers = [];
     private readonly List<ChatClient> _browsers = [];
-    private IPlaywright _playwright = null!;
+    private Chromium _chromium = null!;
     private IBrowser _browser = null!;
 
     public async Task InitializeAsync()
     {
         _broker = await Mosquitto.StartAsync();
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        _chromium = await Chromium.LaunchAsync();
+        _browser = _chromium.Browser;
     }
 
     public async Task DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        await _chromium.DisposeAsync();
         foreach (var b in _browsers) await b.DisposeAsync();
         foreach (var w in _workers) await w.DisposeAsync();
         if (_master is not null) await _master.DisposeAsync();
