@@ -15,6 +15,7 @@ using AiSystem.Master.Hubs;
 using AiSystem.Master.Lifecycle;
 using AiSystem.Master.LocalWorkers;
 using AiSystem.Master.Mqtt;
+using AiSystem.Master.Serialization;
 using AiSystem.Master.Sessions;
 using AiSystem.Messages.Mqtt;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -42,13 +43,16 @@ builder.Services.AddSingleton(logSink);
 // A frame over this is refused by closing that one connection; the process and every other session go on.
 builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 64 * 1024);
 builder.Services.AddGrpc();
+builder.Services.AddSingleton<ChatConnections>();
 builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
+builder.Services.AddSingleton<IJournalIndex>(_ => SqlJournalIndex.From(persistence, builder.Environment.ContentRootPath));
 
 builder.Services.AddSingleton<MasterMetrics>();
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
     .WithAiCluster(akka, ClusterRoles.Master, version)
+    .WithCustomSerializer("aisystem", [typeof(IJournalRecord), typeof(IClusterMessage)], system => new AiSerializer(system))
     .WithAiPersistence(persistence, builder.Environment.ContentRootPath)
     .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
     .WithAkkaClusterReadinessCheck(tags: [HealthTags.Ready])
@@ -65,7 +69,10 @@ builder.Services.AddHealthChecks()
 builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MasterMetrics.MeterName).AddPrometheusExporter());
 
 if (string.IsNullOrEmpty(mqtt.Host))
-    builder.Services.AddHostedService<EmbeddedBroker>();
+{
+    builder.Services.AddSingleton<EmbeddedBroker>();
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+}
 builder.Services.AddSingleton<MasterMqttBridge>();
 builder.Services.AddSingleton<ITaskPublisher>(sp => sp.GetRequiredService<MasterMqttBridge>());
 builder.Services.AddHostedService(sp => sp.GetRequiredService<MasterMqttBridge>());

@@ -44,7 +44,7 @@ public static class WireJson
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out WorkerHeartbeat? value, out string? error) =>
         TryParse(payload, WireJsonContext.Default.WorkerHeartbeat, out value, out error)
         && Check(value, v => WorkerId(v.WorkerId) ?? (v.Status is null ? null : Status(v.Status)) ?? Capacity(v.Capacity)
-            ?? Count(v.ActiveTasks, "active_tasks") ?? Interval(v.HeartbeatIntervalMs), ref error);
+            ?? Count(v.ActiveTasks, "active_tasks") ?? Interval(v.HeartbeatIntervalMs) ?? TaskIds(v.TaskIds), ref error);
 
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out TaskMessage? value, out string? error) =>
         TryParse(payload, WireJsonContext.Default.TaskMessage, out value, out error)
@@ -103,6 +103,12 @@ public static class WireJson
 
     private static string? Interval(long? ms) =>
         ms is null or (>= 100 and <= 3_600_000) ? null : $"field 'heartbeat_interval_ms' is {ms}, expected 100 to 3600000";
+
+    private static string? TaskIds(IReadOnlyList<string>? ids) =>
+        ids is null ? null
+        : ids.Count > MaxCapacity ? $"field 'task_ids' has {ids.Count} entries, the limit is {MaxCapacity}"
+        : ids.Any(id => string.IsNullOrEmpty(id) || id.Length > MaxWorkerIdLength) ? $"field 'task_ids' has an empty id or one over {MaxWorkerIdLength} characters"
+        : null;
 
     private static string? Text(string? value, string field) =>
         value is null || value.Length <= MaxTextLength ? null : $"field '{field}' is {value.Length} characters long, the limit is {MaxTextLength}";

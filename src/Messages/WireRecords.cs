@@ -48,6 +48,8 @@ public sealed record WorkerHeartbeat
     public long? TasksCompleted { get; init; }
     /// <summary>Extra: lets a master that restarted judge a worker it never saw register.</summary>
     public long? HeartbeatIntervalMs { get; init; }
+    /// <summary>Extra: the ids of the tasks running now, so a dispatcher that restarted leaves them where they are.</summary>
+    public IReadOnlyList<string>? TaskIds { get; init; }
 }
 
 /// <summary><c>upb/workers/{worker_id}/tasks</c>: one question for one worker.</summary>

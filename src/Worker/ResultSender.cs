@@ -121,7 +121,9 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
         private long _sequence;
         private readonly System.Text.StringBuilder _held = new();
         private bool _heldRestart;
-        private long _lastSentAt = long.MinValue / 2;
+        // The first text waits one interval from the task's start too: an answer that is done by then goes out as one
+        // SendResult, with no stream opened at all.
+        private long _lastSentAt = Environment.TickCount64;
 
         public async Task WriteAsync(string text, bool restart, CancellationToken cancellationToken)
         {

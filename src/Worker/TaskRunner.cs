@@ -7,9 +7,13 @@ using Microsoft.Extensions.AI;
 
 namespace AiSystem.Worker;
 
+/// <summary>One task run: its result, and the delivery of that result to the master (which may still be retrying).</summary>
+public sealed record TaskRun(TaskResult Result, Task<ResultAck> Delivery);
+
 /// <summary>
 /// Runs one task: asks the model for a streamed answer, passes the text on to the master as it comes, takes at least
-/// the simulated processing delay in all, and sends the result.
+/// the simulated processing delay in all, and sends the result. It returns as soon as the result is on its way: the
+/// slot is free for the next task while the master stores the answer and acknowledges it.
 /// </summary>
 public sealed class TaskRunner(string workerId, ModelSelector models, IResultSender sender, TimeSpan simulatedDelay,
     ILogger<TaskRunner> log, ModelRetryPolicy? retryPolicy = null)
@@ -19,13 +23,13 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
     /// <summary>How long a result may keep trying to reach the master when the task carries no deadline.</summary>
     private static readonly TimeSpan DefaultDeliveryWindow = TimeSpan.FromMinutes(2);
 
-    public async Task<TaskResult> RunAsync(TaskMessage task, CancellationToken cancellationToken)
+    public async Task<TaskRun> RunAsync(TaskMessage task, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         var deadline = task.Deadline is > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(task.Deadline.Value) : DateTimeOffset.UtcNow + DefaultDeliveryWindow;
         string answer = "", error = "", provider = "";
         var permanent = false;
-        await using var stream = sender.OpenStream(task, workerId);
+        var stream = sender.OpenStream(task, workerId);
         try
         {
             var choice = models.Choose(task.ApiKey, task.Model);
@@ -44,6 +48,11 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
         {
             error = "The worker could not get an answer from the model. Please try again.";
             log.LogError("Task {TaskId}: unexpected model failure: {Error}", task.TaskId, e.GetType().Name);
+        }
+        catch (OperationCanceledException)
+        {
+            await stream.DisposeAsync(); // stopping: no result goes out, the master gives the task to another worker
+            throw;
         }
 
         // The simulated model paces its words across this delay; a faster answer waits out the rest.
@@ -66,13 +75,22 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
             PermanentError = permanent,
         };
 
+        LogDone(task.TaskId, task.SessionId, watch.ElapsedMilliseconds, error.Length == 0 ? provider : "error");
+        return new TaskRun(result, DeliverAsync(stream, task, result, deadline, cancellationToken));
+    }
+
+    private async Task<ResultAck> DeliverAsync(IAnswerStream stream, TaskMessage task, TaskResult result, DateTimeOffset deadline,
+        CancellationToken cancellationToken)
+    {
+        await using var _ = stream;
         var ack = await stream.CompleteAsync(result, deadline, cancellationToken);
         if (!ack.Success)
             log.LogWarning("Master refused the result of task {TaskId}: {Message}", task.TaskId, ack.Message);
-        log.LogInformation("Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})",
-            task.TaskId, task.SessionId, watch.ElapsedMilliseconds, error.Length == 0 ? provider : "error");
-        return result;
+        return ack;
     }
+
+    private void LogDone(string? taskId, string sessionId, long ms, string outcome) =>
+        log.LogInformation("Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})", taskId, sessionId, ms, outcome);
 
     private async Task<string> AskWithRetriesAsync(ModelChoice choice, TaskMessage task, DateTimeOffset deadline, IAnswerStream stream,
         CancellationToken ct)

@@ -7,12 +7,14 @@ namespace AiSystem.Worker;
 /// <summary>Where the worker's slot count goes (the MQTT edge turns it into status messages and heartbeats).</summary>
 public interface IWorkerStatusReporter
 {
-    void Report(int activeTasks, int capacity, long tasksCompleted);
+    /// <param name="runningTaskIds">The tasks running now (heartbeats name them, so a restarted dispatcher leaves them here).</param>
+    void Report(int activeTasks, int capacity, long tasksCompleted, IReadOnlyList<string> runningTaskIds);
 }
 
 /// <summary>
 /// Runs up to <c>Worker__Capacity</c> tasks at once; more wait here in arrival order. Long work runs outside the
-/// actor and comes back as <see cref="TaskFinished"/>.
+/// actor and comes back as <see cref="TaskFinished"/>. A slot is free as soon as its result is on its way to the
+/// master; the acknowledgement (which waits until the master has stored the answer) is awaited beside the slots.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor
 {
@@ -24,6 +26,7 @@ public sealed class WorkerActor : ReceiveActor
     private readonly Queue<TaskMessage> _waiting = new();
     private readonly CancellationTokenSource _stopping = new();
     private long _completed;
+    private int _delivering;
     private IActorRef? _drainRequester;
 
     public WorkerActor(TaskRunner runner, IWorkerStatusReporter status, WorkerSettings settings, ILogger<WorkerActor> log)
@@ -55,10 +58,24 @@ public sealed class WorkerActor : ReceiveActor
             _active.Remove(KeyOf(m.Task));
             _completed++;
             if (m.Error is not null && !_stopping.IsCancellationRequested)
-                _log.LogError("Task {TaskId} ended without a delivered result: {Error}", m.Task.TaskId, m.Error.GetBaseException().Message);
+                _log.LogError("Task {TaskId} ended without a result: {Error}", m.Task.TaskId, m.Error.GetBaseException().Message);
+            if (m.Run is { } run)
+            {
+                _delivering++;
+                var task = m.Task;
+                run.Delivery.PipeTo(Self, success: _ => new ResultDelivered(task, null), failure: e => new ResultDelivered(task, e));
+            }
             if (_waiting.TryDequeue(out var next)) Start(next);
             else Report();
-            if (_drainRequester is not null && _active.Count == 0) _drainRequester.Tell(WorkerDrained.Instance);
+            ReportDrainedWhenDone();
+        });
+
+        Receive<ResultDelivered>(m =>
+        {
+            _delivering--;
+            if (m.Error is not null && !_stopping.IsCancellationRequested)
+                _log.LogError("Task {TaskId} ended without a delivered result: {Error}", m.Task.TaskId, m.Error.GetBaseException().Message);
+            ReportDrainedWhenDone();
         });
 
         // Shutting down: take nothing new, hand back what waits (the master re-dispatches it when this worker says
@@ -69,9 +86,14 @@ public sealed class WorkerActor : ReceiveActor
             if (_waiting.Count > 0)
                 _log.LogInformation("Shutting down: handing back {Count} waiting task(s)", _waiting.Count);
             _waiting.Clear();
-            if (_active.Count == 0) Sender.Tell(WorkerDrained.Instance);
-            else _log.LogInformation("Shutting down: finishing {Count} task(s) first", _active.Count);
+            if (_active.Count == 0 && _delivering == 0) Sender.Tell(WorkerDrained.Instance);
+            else _log.LogInformation("Shutting down: finishing {Count} task(s) first", _active.Count + _delivering);
         });
+    }
+
+    private void ReportDrainedWhenDone()
+    {
+        if (_drainRequester is not null && _active.Count == 0 && _delivering == 0) _drainRequester.Tell(WorkerDrained.Instance);
     }
 
     private void Start(TaskMessage task)
@@ -80,11 +102,11 @@ public sealed class WorkerActor : ReceiveActor
         Report();
         _log.LogInformation("Task {TaskId} of session {SessionId} started (attempt {Attempt})", task.TaskId, task.SessionId, task.Attempt ?? 1);
         _runner.RunAsync(task, _stopping.Token).PipeTo(Self,
-            success: _ => new TaskFinished(task, null),
-            failure: e => new TaskFinished(task, e));
+            success: run => new TaskFinished(task, run, null),
+            failure: e => new TaskFinished(task, null, e));
     }
 
-    private void Report() => _status.Report(_active.Count, _capacity, _completed);
+    private void Report() => _status.Report(_active.Count, _capacity, _completed, [.. _active.Values.Select(t => t.TaskId).OfType<string>()]);
 
     /// <summary>Old masters send no task_id; session + timestamp identify the task then.</summary>
     private static string KeyOf(TaskMessage t) => t.TaskId ?? $"{t.SessionId}@{t.Timestamp}";
@@ -95,7 +117,8 @@ public sealed class WorkerActor : ReceiveActor
         _stopping.Dispose();
     }
 
-    private sealed record TaskFinished(TaskMessage Task, Exception? Error);
+    private sealed record TaskFinished(TaskMessage Task, TaskRun? Run, Exception? Error);
+    private sealed record ResultDelivered(TaskMessage Task, Exception? Error);
 }
 
 /// <summary>Asks the worker actor to drain; it answers <see cref="WorkerDrained"/> when no task runs.</summary>

@@ -20,10 +20,15 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
     private readonly IRequiredActor<WorkerActor> _worker;
     private readonly MqttLogSink _logSink;
     private readonly ILogger<WorkerMqttBridge> _log;
+    /// <summary>Status changes within this window go out as one message (the latest): a busy slot flips many times a second.</summary>
+    private static readonly TimeSpan StatusCoalescing = TimeSpan.FromMilliseconds(250);
     private readonly object _gate = new();
     private int _active;
     private long _completed;
+    private IReadOnlyList<string> _running = [];
     private string _lastStatus = WorkerStatuses.Idle;
+    private (string Status, int Active) _published = (WorkerStatuses.Idle, 0);
+    private bool _statusDue;
 
     private readonly IServiceProvider _services;
 
@@ -70,6 +75,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
                         WorkerId = _workerId, Status = _lastStatus, Timestamp = EpochMs.Now(),
                         ActiveTasks = _active, Capacity = _settings.Worker.Capacity, TasksCompleted = _completed,
                         HeartbeatIntervalMs = (long)_settings.Worker.HeartbeatInterval.TotalMilliseconds,
+                        TaskIds = _running.Count > 0 ? _running : null,
                     };
                 await TryPublishAsync(_topics.Heartbeat, WireJson.Serialize(beat), MqttQualityOfServiceLevel.AtMostOnce);
             }
@@ -98,16 +104,34 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
         _log.LogInformation("Worker {WorkerId} left", _workerId);
     }
 
-    public void Report(int activeTasks, int capacity, long tasksCompleted)
+    public void Report(int activeTasks, int capacity, long tasksCompleted, IReadOnlyList<string> runningTaskIds)
     {
-        string status;
+        bool schedule;
         lock (_gate)
         {
             _active = activeTasks;
             _completed = tasksCompleted;
-            status = _lastStatus = activeTasks >= capacity ? WorkerStatuses.Busy : WorkerStatuses.Idle;
+            _running = runningTaskIds;
+            _lastStatus = activeTasks >= capacity ? WorkerStatuses.Busy : WorkerStatuses.Idle;
+            schedule = !_statusDue;
+            _statusDue = true;
         }
-        _ = TryPublishAsync(_topics.Status, WireJson.Serialize(Status(status, activeTasks)), MqttQualityOfServiceLevel.AtLeastOnce);
+        if (schedule) _ = PublishStatusSoonAsync();
+    }
+
+    /// <summary>One status message for all changes within <see cref="StatusCoalescing"/>, and none when nothing changed in the end.</summary>
+    private async Task PublishStatusSoonAsync()
+    {
+        await Task.Delay(StatusCoalescing);
+        (string Status, int Active) now;
+        lock (_gate)
+        {
+            _statusDue = false;
+            now = (_lastStatus, _active);
+            if (now == _published) return;
+            _published = now;
+        }
+        await TryPublishAsync(_topics.Status, WireJson.Serialize(Status(now.Status, now.Active)), MqttQualityOfServiceLevel.AtLeastOnce);
     }
 
     private async Task AnnounceAsync(CancellationToken ct)
@@ -130,7 +154,11 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
         await _connection.PublishAsync(_topics.Register, WireJson.Serialize(registration), MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
         int active;
         string status;
-        lock (_gate) (active, status) = (_active, _lastStatus);
+        lock (_gate)
+        {
+            (active, status) = (_active, _lastStatus);
+            _published = (status, active);
+        }
         await _connection.PublishAsync(_topics.Status, WireJson.Serialize(Status(status, active)), MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
         _log.LogInformation("Worker {WorkerId} registered ({Capacity} slot(s))", _workerId, _settings.Worker.Capacity);
     }

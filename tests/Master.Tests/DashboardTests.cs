@@ -130,7 +130,7 @@ public class DashboardSnapshotBuilderTests
     [Fact]
     public void Rows_carry_slots_the_age_of_the_oldest_task_and_counts()
     {
-        var dispatch = new DispatchSnapshot(
+        var dispatch = new DispatchView(
             [Worker("w1", active: 2, completed: 7, lastSeenAgo: 0.5), Worker("w2")],
             [InFlight("t1", "w1", 3), InFlight("t2", "w1", 12.34), new TaskView("t3", "s", "queued", null, 0, 1, null, 0)],
             Undelivered: 1);
@@ -149,18 +149,18 @@ public class DashboardSnapshotBuilderTests
     public void A_removed_worker_is_shown_as_gone_for_a_while_then_its_row_goes()
     {
         var builder = new DashboardSnapshotBuilder();
-        builder.Build(Now, Cluster, new DispatchSnapshot([Worker("w1", active: 1), Worker("w2")], []), null);
+        builder.Build(Now, Cluster, new DispatchView([Worker("w1", active: 1), Worker("w2")], []), null);
 
-        var after = builder.Build(Now.AddSeconds(1), Cluster, new DispatchSnapshot([Worker("w2")], []), null);
+        var after = builder.Build(Now.AddSeconds(1), Cluster, new DispatchView([Worker("w2")], []), null);
         Assert.Equal(["w2", "w1"], after.Workers.Select(w => w.Id));
         Assert.Equal("gone", after.Workers[1].Status);
         Assert.Equal(0, after.Workers[1].ActiveTasks);
 
         var still = builder.Build(Now.AddSeconds(1) + DashboardSnapshotBuilder.GoneLinger - TimeSpan.FromMilliseconds(1), Cluster,
-            new DispatchSnapshot([Worker("w2")], []), null);
+            new DispatchView([Worker("w2")], []), null);
         Assert.Contains(still.Workers, w => w.Id == "w1");
 
-        var later = builder.Build(Now.AddSeconds(1) + DashboardSnapshotBuilder.GoneLinger, Cluster, new DispatchSnapshot([Worker("w2")], []), null);
+        var later = builder.Build(Now.AddSeconds(1) + DashboardSnapshotBuilder.GoneLinger, Cluster, new DispatchView([Worker("w2")], []), null);
         Assert.Equal(["w2"], later.Workers.Select(w => w.Id));
     }
 
@@ -168,10 +168,10 @@ public class DashboardSnapshotBuilderTests
     public void A_gone_worker_that_comes_back_is_live_again_and_shown_once()
     {
         var builder = new DashboardSnapshotBuilder();
-        builder.Build(Now, Cluster, new DispatchSnapshot([Worker("w1")], []), null);
-        builder.Build(Now.AddSeconds(1), Cluster, new DispatchSnapshot([], []), null);
+        builder.Build(Now, Cluster, new DispatchView([Worker("w1")], []), null);
+        builder.Build(Now.AddSeconds(1), Cluster, new DispatchView([], []), null);
 
-        var back = builder.Build(Now.AddSeconds(2), Cluster, new DispatchSnapshot([Worker("w1")], []), null);
+        var back = builder.Build(Now.AddSeconds(2), Cluster, new DispatchView([Worker("w1")], []), null);
 
         Assert.Equal([("w1", "idle")], back.Workers.Select(w => (w.Id, w.Status)));
     }
@@ -179,7 +179,7 @@ public class DashboardSnapshotBuilderTests
     [Fact]
     public void Without_the_dispatcher_the_last_known_part_is_kept_with_the_reason()
     {
-        var last = new DashboardSnapshotBuilder().Build(Now, Cluster, new DispatchSnapshot([Worker("w1")], []), null);
+        var last = new DashboardSnapshotBuilder().Build(Now, Cluster, new DispatchView([Worker("w1")], []), null);
         var members = new ClusterView("self", "leader", [new ClusterMemberView("a", ["master"], "up", "reachable", "1")]);
 
         var stale = DashboardSnapshotBuilder.WithoutDispatcher(last, Now.AddSeconds(3), members, "no answer");
@@ -233,8 +233,8 @@ public class DashboardActorTests : TestKit
 
     private void AnswerOneSample(params WorkerView[] workers)
     {
-        _dispatcher.ExpectMsg<GetDispatchSnapshot>();
-        _dispatcher.Reply(new DispatchSnapshot(workers, []));
+        _dispatcher.ExpectMsg<GetDispatchView>();
+        _dispatcher.Reply(new DispatchView(workers, []));
         _dispatcher.ExpectMsg<GetAnswerSeries>();
         _dispatcher.Reply(new AnswerSeries().View(DateTimeOffset.UtcNow));
     }
@@ -277,7 +277,7 @@ public class DashboardActorTests : TestKit
     public void A_dispatcher_that_does_not_answer_yields_a_snapshot_with_the_reason_and_sampling_goes_on()
     {
         _dashboard.Tell(new DashboardViewerJoined("c1"));
-        _dispatcher.ExpectMsg<GetDispatchSnapshot>(); // never answered: the ask times out
+        _dispatcher.ExpectMsg<GetDispatchView>(); // never answered: the ask times out
         _dispatcher.ExpectMsg<GetAnswerSeries>();
 
         AwaitAssert(() =>
@@ -315,23 +315,31 @@ public class DispatcherAnswerSeriesTests : TestKit
         public Task PublishTaskAsync(TaskMessage task, CancellationToken cancellationToken = default) => Task.CompletedTask;
     }
 
+    private sealed class NoJournal : IJournalIndex
+    {
+        public Task<long> HighestOrderingAsync(CancellationToken cancellationToken = default) => Task.FromResult(0L);
+        public Task<IReadOnlyList<string>> PersistenceIdsWrittenAfterAsync(long ordering, string prefix, int limit, CancellationToken cancellationToken = default) =>
+            Task.FromResult<IReadOnlyList<string>>([]);
+    }
+
     [Fact]
     public void The_dispatcher_counts_answers_and_failures_with_their_latency_in_the_current_bucket()
     {
         var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
-        var dispatcher = Sys.ActorOf(Props.Create(() => new DispatcherActor(new NoPublisher(), CreateTestProbe().Ref, settings,
+        var sessions = CreateTestProbe();
+        var dispatcher = Sys.ActorOf(Props.Create(() => new DispatcherActor(new NoPublisher(), sessions.Ref, new NoJournal(), settings,
             new AiSystem.Master.Observability.MasterMetrics(), Microsoft.Extensions.Logging.Abstractions.NullLogger<DispatcherActor>.Instance)));
-        dispatcher.Tell(new WorkerRegistered(new WorkerRegistration { WorkerId = "w1", Status = "idle", Timestamp = 1, Capacity = 2 }));
+        dispatcher.Tell(new RegisterWorker(new WorkerRegistration { WorkerId = "w1", Status = "idle", Timestamp = 1, Capacity = 2 }));
         var asked = EpochMs.Now() - 400; // the question was asked 400 ms ago
-        dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "q1", "", asked)), TestActor);
-        dispatcher.Tell(new SubmitTask(new DispatchTask("t2", "s1", "q2", "", asked)), TestActor);
-        ExpectMsg<SubmitReply>();
-        ExpectMsg<SubmitReply>();
+        dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "q1", "", asked)), TestActor);
+        dispatcher.Tell(new SubmitTask(new TaskRequest("t2", "s1", "q2", "", asked)), TestActor);
+        ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
+        ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
 
-        dispatcher.Tell(new ResultReceived(new AiSystem.Messages.Grpc.TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "a" }), TestActor);
-        dispatcher.Tell(new ResultReceived(new AiSystem.Messages.Grpc.TaskResult { WorkerId = "w1", TaskId = "t2", SessionId = "s1", Error = "model down" }), TestActor);
-        ExpectMsg<AiSystem.Messages.Grpc.ResultAck>();
-        ExpectMsg<AiSystem.Messages.Grpc.ResultAck>();
+        dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t1", "s1", asked, "a", "", false, "", 0, 0)), TestActor);
+        dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t2", "s1", asked, "", "model down", false, "", 0, 0)), TestActor);
+        sessions.ExpectMsg<AiSystem.Master.Sessions.RecordOutcome>();
+        sessions.ExpectMsg<AiSystem.Master.Sessions.RecordOutcome>();
 
         dispatcher.Tell(GetAnswerSeries.Instance, TestActor);
         var view = ExpectMsg<AnswerSeriesView>();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
+using Akka.Persistence;
 using Akka.TestKit.Xunit2;
 using AiSystem.Master.Dispatch;
 using AiSystem.Master.Sessions;
@@ -23,11 +24,23 @@ public class DispatcherActorTests : TestKit
         }
     }
 
+    /// <summary>Stands in for the journal: a position, and the sessions written after any position.</summary>
+    private sealed class FakeJournal : IJournalIndex
+    {
+        public long Highest { get; set; } = 100;
+        public List<string> WrittenAfter { get; } = [];
+
+        public Task<long> HighestOrderingAsync(CancellationToken cancellationToken = default) => Task.FromResult(Highest);
+
+        public Task<IReadOnlyList<string>> PersistenceIdsWrittenAfterAsync(long ordering, string prefix, int limit,
+            CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<string>>([.. WrittenAfter]);
+    }
+
     private readonly RecordingPublisher _publisher = new();
+    private readonly FakeJournal _journal = new();
     private readonly Akka.TestKit.TestProbe _sessions;
     private readonly IActorRef _dispatcher;
 
-    // The dispatcher journals what it accepts; the tests use Akka's in-memory journal.
     private const string InMemoryPersistence = """
         akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
         akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
@@ -36,29 +49,33 @@ public class DispatcherActorTests : TestKit
     public DispatcherActorTests() : base(InMemoryPersistence)
     {
         _sessions = CreateTestProbe();
-        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
-        _dispatcher = Sys.ActorOf(Props.Create(() =>
-            new DispatcherActor(_publisher, _sessions.Ref, settings, new AiSystem.Master.Observability.MasterMetrics(), NullLogger<DispatcherActor>.Instance)));
+        _dispatcher = StartDispatcher();
     }
 
-    private static WorkerRegistered Register(string id, int capacity = 1) =>
+    private IActorRef StartDispatcher()
+    {
+        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
+        return Sys.ActorOf(Props.Create(() => new DispatcherActor(_publisher, _sessions.Ref, _journal, settings,
+            new AiSystem.Master.Observability.MasterMetrics(), NullLogger<DispatcherActor>.Instance)));
+    }
+
+    private static RegisterWorker Register(string id, int capacity = 1) =>
         new(new WorkerRegistration { WorkerId = id, Status = "idle", Timestamp = 1, Capacity = capacity, Language = "CSharp" });
+
+    private static CompleteTask Result(string workerId, string taskId, string answer = "hi!") =>
+        new(new WorkerResult(workerId, taskId, "s1", 42, answer, "", false, "simulated", 5, 100));
 
     [Fact]
     public async Task Queued_task_is_published_to_the_worker_that_registers_and_its_session_is_told()
     {
-        var task = new DispatchTask("t1", "s1", "hello", "key-from-browser", 42);
-        _dispatcher.Tell(new SubmitTask(task), TestActor);
-        var decision = ExpectMsg<SubmitReply>();
-        Assert.Equal((SubmitStatus.Queued, 1), (decision.Status, decision.Position));
-        var queued = _sessions.ExpectMsg<SessionEnvelope>();
-        Assert.Equal(new TaskQueuedNotice("t1", 1), queued.Message);
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "key-from-browser", 42)), TestActor);
+        var admitted = ExpectMsg<TaskAdmitted>();
+        Assert.Equal(("t1", "queued", 1), (admitted.TaskId, admitted.Status.Status, admitted.Status.Position));
 
         _dispatcher.Tell(Register("w1"));
 
-        var assigned = _sessions.ExpectMsg<SessionEnvelope>();
-        Assert.Equal("s1", assigned.SessionId);
-        Assert.Equal(new TaskAssignedNotice("t1", "w1", 1), assigned.Message);
+        var assigned = _sessions.ExpectMsg<TaskStatusChanged>();
+        Assert.Equal(("s1", "t1", "assigned", "w1", 1), (assigned.SessionId, assigned.TaskId, assigned.Status.Status, assigned.Status.WorkerId, assigned.Status.Attempt));
         await AwaitConditionAsync(() => Task.FromResult(_publisher.Published.Count == 1));
         var published = Assert.Single(_publisher.Published);
         Assert.Equal(("w1", "s1", "hello", "key-from-browser", "master:50051", "t1", 1),
@@ -70,92 +87,105 @@ public class DispatcherActorTests : TestKit
     public void Streamed_text_reaches_the_session_only_from_the_worker_and_attempt_that_hold_the_task()
     {
         _dispatcher.Tell(Register("w1"));
-        _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "hello", "", 42)), TestActor);
-        ExpectMsg<SubmitReply>();
-        _sessions.ExpectMsg<SessionEnvelope>(); // assigned
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), TestActor);
+        Assert.Equal("assigned", ExpectMsg<TaskAdmitted>().Status.Status);
 
-        _dispatcher.Tell(new TaskProgress("t1", "intruder", 1, 0, "forged"));
-        _dispatcher.Tell(new TaskProgress("t1", "w1", 7, 0, "another attempt"));
-        _dispatcher.Tell(new TaskProgress("t1", "w1", 1, 0, "Hel"));
-        _dispatcher.Tell(new TaskProgress("t1", "w1", 1, 3, "lo"));
+        _dispatcher.Tell(new StreamTaskText("t1", "intruder", 1, 0, "forged"));
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", 7, 0, "another attempt"));
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", 1, 0, "Hel"));
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", 1, 3, "lo"));
 
-        Assert.Equal(new SessionEnvelope("s1", new TaskProgressNotice("t1", 1, 0, "Hel")), _sessions.ExpectMsg<SessionEnvelope>());
-        Assert.Equal(new SessionEnvelope("s1", new TaskProgressNotice("t1", 1, 3, "lo")), _sessions.ExpectMsg<SessionEnvelope>());
+        Assert.Equal(new TaskTextStreamed("s1", "t1", 1, 0, "Hel"), _sessions.ExpectMsg<TaskTextStreamed>());
+        Assert.Equal(new TaskTextStreamed("s1", "t1", 1, 3, "lo"), _sessions.ExpectMsg<TaskTextStreamed>());
 
-        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "Hello" }), TestActor);
-        Assert.True(ExpectMsg<ResultAck>().Success);
-        Assert.IsType<TaskOutcomeNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
-        _dispatcher.Tell(new TaskProgress("t1", "w1", 1, 5, " late"));   // answered: nothing streams any more
+        _dispatcher.Tell(Result("w1", "t1", "Hello"), TestActor);
+        _sessions.ExpectMsg<RecordOutcome>();
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", 1, 5, " late")); // answered: nothing streams any more
         _sessions.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
     [Fact]
-    public void A_result_is_acknowledged_and_reaches_the_session_a_forged_one_is_refused()
+    public void A_worker_hears_its_result_accepted_only_once_the_session_stored_it_and_a_forged_one_is_refused()
     {
         _dispatcher.Tell(Register("w1"));
-        _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "hello", "", 42)), TestActor);
-        ExpectMsg<SubmitReply>();
-        _sessions.ExpectMsg<SessionEnvelope>(); // assigned
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), TestActor);
+        ExpectMsg<TaskAdmitted>();
 
-        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "intruder", TaskId = "t1", SessionId = "s1", AiResponse = "x" }), TestActor);
+        _dispatcher.Tell(Result("intruder", "t1", "x"), TestActor);
         Assert.False(ExpectMsg<ResultAck>().Success);
         _sessions.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
-        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "hi!" }), TestActor);
+        _dispatcher.Tell(Result("w1", "t1"), TestActor);
+        var record = _sessions.ExpectMsg<RecordOutcome>();
+        Assert.Equal(("s1", "hi!", "w1"), (record.SessionId, record.Outcome.Answer, record.Outcome.WorkerId));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // not stored yet: no ack
+
+        _dispatcher.Tell(new OutcomeStored("t1"), _sessions.Ref);
         Assert.True(ExpectMsg<ResultAck>().Success);
-        var done = Assert.IsType<TaskOutcomeNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
-        Assert.Equal(("hi!", "hello", "w1"), (done.Outcome.Response, done.Outcome.Query, done.Outcome.WorkerId));
+        _dispatcher.Tell(Result("w1", "t1", "again"), TestActor);
+        Assert.Contains("duplicate", ExpectMsg<ResultAck>().Message);
     }
 
     [Fact]
-    public void Snapshot_lists_workers_and_tasks()
-    {
-        _dispatcher.Tell(Register("w1", 2));
-        _dispatcher.Tell(new SubmitTask(new DispatchTask("t1", "s1", "q", "", 1)), TestActor);
-        ExpectMsg<SubmitReply>();
-        _dispatcher.Tell(GetDispatchSnapshot.Instance, TestActor);
-        var snapshot = ExpectMsg<DispatchSnapshot>();
-        var worker = Assert.Single(snapshot.Workers);
-        Assert.Equal(("w1", 2, 1, "busy"), (worker.Id, worker.Capacity, worker.ActiveTasks, worker.Status));
-        Assert.Equal(("t1", "in-flight", "w1"), (snapshot.Tasks[0].TaskId, snapshot.Tasks[0].State, snapshot.Tasks[0].WorkerId));
-    }
-
-    [Fact]
-    public void A_restarted_dispatcher_recovers_its_queue_its_tasks_in_flight_and_undelivered_outcomes()
+    public void An_outcome_its_session_does_not_confirm_is_sent_again()
     {
         _dispatcher.Tell(Register("w1"));
-        foreach (var id in new[] { "t1", "t2", "t3" })
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), TestActor);
+        ExpectMsg<TaskAdmitted>();
+        _dispatcher.Tell(Result("w1", "t1"), TestActor);
+        _sessions.ExpectMsg<RecordOutcome>();
+        var again = _sessions.ExpectMsg<RecordOutcome>(DispatchPolicy.OutcomeResendAfter + TimeSpan.FromSeconds(2));
+        Assert.Equal("t1", again.Outcome.TaskId);
+    }
+
+    [Fact]
+    public void The_view_lists_workers_and_tasks()
+    {
+        _dispatcher.Tell(Register("w1", 2));
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "q", "", 1)), TestActor);
+        ExpectMsg<TaskAdmitted>();
+        _dispatcher.Tell(GetDispatchView.Instance, TestActor);
+        var view = ExpectMsg<DispatchView>();
+        var worker = Assert.Single(view.Workers);
+        Assert.Equal(("w1", 2, 1, "busy"), (worker.Id, worker.Capacity, worker.ActiveTasks, worker.Status));
+        Assert.Equal(("t1", "in-flight", "w1"), (view.Tasks[0].TaskId, view.Tasks[0].State, view.Tasks[0].WorkerId));
+    }
+
+    [Fact]
+    public async Task A_restarted_dispatcher_wakes_the_sessions_of_its_snapshot_and_of_the_journal_after_it()
+    {
+        _dispatcher.Tell(Register("w1"));
+        foreach (var id in new[] { "t1", "t2" })
         {
-            _dispatcher.Tell(new SubmitTask(new DispatchTask(id, "s1", "q-" + id, "secret-key", 1)), TestActor);
-            ExpectMsg<SubmitReply>();
+            _dispatcher.Tell(new SubmitTask(new TaskRequest(id, "s1", "q-" + id, "secret-key", 1)), TestActor);
+            ExpectMsg<TaskAdmitted>();
         }
-        // t1 is in flight on w1 and gets its answer; t2 is in flight? no: w1 has one slot, so t2 and t3 wait.
-        _dispatcher.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "a1" }), TestActor);
-        Assert.True(ExpectMsg<ResultAck>().Success);
-        _sessions.ReceiveWhile<object>(TimeSpan.FromMilliseconds(300), m => m);
+        _dispatcher.Tell(SnapshotTick.Instance);
+        await AwaitConditionAsync(async () => await SavedSnapshot() is { Tasks.Count: 2 });
         Watch(_dispatcher);
         Sys.Stop(_dispatcher);
         ExpectTerminated(_dispatcher);
+        _sessions.ReceiveWhile<object>(TimeSpan.FromMilliseconds(200), m => m);
 
-        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
-        var again = Sys.ActorOf(Props.Create(() =>
-            new DispatcherActor(_publisher, _sessions.Ref, settings, new AiSystem.Master.Observability.MasterMetrics(), NullLogger<DispatcherActor>.Instance)));
+        _journal.WrittenAfter.Add("session-s2"); // asked after the snapshot
+        var again = StartDispatcher();
 
-        // The outcome of t1 was never confirmed by its session: it is delivered again (the session stores it once).
-        var redelivered = Assert.IsType<TaskOutcomeNotice>(_sessions.ExpectMsg<SessionEnvelope>().Message);
-        Assert.Equal(("t1", "a1"), (redelivered.Outcome.TaskId, redelivered.Outcome.Response));
-        again.Tell(new OutcomeStored("t1"));
+        var woken = new[] { _sessions.ExpectMsg<ResubmitOpenTasks>(), _sessions.ExpectMsg<ResubmitOpenTasks>() };
+        Assert.Equal(["s1", "s2"], woken.Select(w => w.SessionId).Order());
+        again.Tell(GetDispatchView.Instance, TestActor);
+        var view = ExpectMsg<DispatchView>();
+        Assert.Equal(("in-flight", "w1"), (view.Tasks.Single(t => t.TaskId == "t1").State, view.Tasks.Single(t => t.TaskId == "t1").WorkerId));
+        Assert.Equal("held", view.Tasks.Single(t => t.TaskId == "t2").State);
 
-        again.Tell(GetDispatchSnapshot.Instance, TestActor);
-        var snapshot = ExpectMsg<DispatchSnapshot>();
-        Assert.Equal(("t2", "in-flight", "w1"), (snapshot.Tasks.Single(t => t.TaskId == "t2").TaskId, snapshot.Tasks.Single(t => t.TaskId == "t2").State, snapshot.Tasks.Single(t => t.TaskId == "t2").WorkerId));
-        Assert.Equal("queued", snapshot.Tasks.Single(t => t.TaskId == "t3").State);
-        Assert.DoesNotContain(snapshot.Tasks, t => t.TaskId == "t1");
+        // w1's late result for t1 is accepted after the restart: it still owns t1.
+        again.Tell(Result("w1", "t1"), TestActor);
+        Assert.Equal("t1", _sessions.ExpectMsg<RecordOutcome>().Outcome.TaskId);
+    }
 
-        // w1's late result for t2 is still accepted (it owns t2 after the restart), and a second one for t1 is a duplicate.
-        again.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t2", SessionId = "s1", AiResponse = "a2" }), TestActor);
-        Assert.True(ExpectMsg<ResultAck>().Success);
-        again.Tell(new ResultReceived(new TaskResult { WorkerId = "w1", TaskId = "t1", SessionId = "s1", AiResponse = "again" }), TestActor);
-        Assert.Contains("duplicate", ExpectMsg<ResultAck>().Message);
+    private async Task<DispatcherSnapshot?> SavedSnapshot()
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        var loaded = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(DispatcherActor.PersistenceIdValue, SnapshotSelectionCriteria.Latest, long.MaxValue));
+        return loaded.Snapshot?.Snapshot as DispatcherSnapshot;
     }
 }

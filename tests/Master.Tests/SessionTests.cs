@@ -1,5 +1,4 @@
 using AiSystem.Master.Sessions;
-using AiSystem.Messages.Grpc;
 
 namespace AiSystem.Master.Tests;
 
@@ -20,50 +19,87 @@ public class SessionTests
     [Fact]
     public void A_question_at_the_limit_is_accepted() => Assert.Null(new QueryValidator(10).Validate("0123456789"));
 
-    private static AiSystem.Master.Dispatch.TaskOutcome Outcome(string taskId, string? response, string? error = null) =>
-        new(taskId, "s", "q-" + taskId, response, error, true, "w", "simulated", 5, 99);
+    private static TaskOutcome Outcome(string taskId, string? answer, string? error = null) =>
+        new(taskId, answer, error, true, "w", "simulated", 5, 99);
 
-    [Fact]
-    public void History_keeps_exactly_one_outcome_per_task()
+    private static SessionState With(SessionState state, params ISessionEvent?[] events)
     {
-        var history = new SessionHistory();
-        history.Add("t1", "q1", 1);
-        history.Add("t2", "q2", 2);
-        Assert.Equal(2, history.Pending);
-
-        Assert.True(history.Record(Outcome("t2", "a2")));
-        Assert.False(history.Record(Outcome("t2", "again")));
-        Assert.True(history.Record(Outcome("t1", null, "quota")));
-
-        Assert.Equal(["t1", "t2"], history.Items.Select(i => i.TaskId));
-        Assert.Equal("a2", history.Find("t2")!.Response);
-        Assert.Equal(("quota", true), (history.Find("t1")!.Error, history.Find("t1")!.Retryable));
-        Assert.Equal(0, history.Pending);
+        foreach (var e in events) state.Apply(e!);
+        return state;
     }
 
     [Fact]
-    public void An_outcome_that_arrives_before_its_question_is_stored_is_kept_with_its_query()
+    public void A_session_keeps_exactly_one_outcome_per_question()
     {
-        var history = new SessionHistory();
-        Assert.True(history.Record(Outcome("t9", "fast")));
-        Assert.False(history.Add("t9", "q-t9", 1)); // the question arriving later adds nothing
-        var item = Assert.Single(history.Items);
-        Assert.Equal(("q-t9", "fast"), (item.Query, item.Response));
+        var state = new SessionState();
+        With(state, state.Ask("t1", "q1", 1), state.Ask("t2", "q2", 2));
+        Assert.Equal(2, state.OpenCount);
+        Assert.Null(state.Ask("t1", "again", 3)); // the same task id is the same question
+
+        var answered = state.Record(Outcome("t2", "a2"));
+        Assert.IsType<QuestionAnswered>(answered);
+        state.Apply(answered!);
+        Assert.Null(state.Record(Outcome("t2", "again")));
+        state.Apply(state.Record(Outcome("t1", null, "quota"))!);
+
+        Assert.Equal(["t1", "t2"], state.Questions.Select(q => q.TaskId));
+        Assert.Equal("a2", state.Find("t2")!.Answer);
+        Assert.Equal(("quota", true), (state.Find("t1")!.Error, state.Find("t1")!.Retryable));
+        Assert.Equal(0, state.OpenCount);
     }
 
     [Fact]
-    public void Retention_drops_the_oldest_finished_items_and_keeps_what_is_pending()
+    public void An_outcome_for_a_question_the_session_never_stored_is_not_recorded()
     {
-        var history = new SessionHistory(maxItems: 3);
-        history.Add("t1", "q1", 1);           // pending: kept
-        history.Add("t2", "q2", 2);
-        history.Record(Outcome("t2", "a2"));
-        history.Add("t3", "q3", 3);
-        history.Record(Outcome("t3", "a3"));
-        history.Add("t4", "q4", 4);
-
-        Assert.Equal(["t1", "t3", "t4"], history.Items.Select(i => i.TaskId));
+        var state = new SessionState();
+        Assert.Null(state.Record(Outcome("t9", "fast")));
+        Assert.Empty(state.Questions);
     }
+
+    [Fact]
+    public void Applying_an_event_twice_changes_nothing()
+    {
+        var state = new SessionState();
+        var asked = state.Ask("t1", "q1", 1)!;
+        var answered = new QuestionAnswered("t1", "a1", "w", "simulated", 3, 4);
+        With(state, asked, asked, answered, answered, new QuestionFailed("t1", "late", true, null, 5));
+        var q = Assert.Single(state.Questions);
+        Assert.Equal(("a1", null), (q.Answer, q.Error));
+    }
+
+    [Fact]
+    public void Retention_drops_the_oldest_finished_questions_and_keeps_the_open_ones()
+    {
+        var state = new SessionState(maxQuestions: 3);
+        With(state, state.Ask("t1", "q1", 1)); // open: kept
+        With(state, state.Ask("t2", "q2", 2));
+        With(state, state.Record(Outcome("t2", "a2")));
+        With(state, state.Ask("t3", "q3", 3));
+        With(state, state.Record(Outcome("t3", "a3")));
+        With(state, state.Ask("t4", "q4", 4));
+
+        Assert.Equal(["t1", "t3", "t4"], state.Questions.Select(q => q.TaskId));
+        Assert.Null(state.Find("t2"));
+    }
+
+    [Fact]
+    public void A_snapshot_restores_the_same_questions()
+    {
+        var state = new SessionState();
+        With(state, state.Ask("t1", "q1", 1), state.Ask("t2", "q2", 2));
+        With(state, state.Record(Outcome("t1", "a1")));
+        var again = new SessionState();
+        again.Restore(state.ToSnapshot());
+        Assert.Equal(state.Questions, again.Questions);
+        Assert.Equal(1, again.OpenCount);
+    }
+
+    [Theory]
+    [InlineData("3f2b8c1e-6d4a-4b7e-9a15-2c8d0e6f4a91", true)]
+    [InlineData("3f2b8c1e6d4a4b7e9a152c8d0e6f4a91", false)]
+    [InlineData("../../etc", false)]
+    [InlineData("", false)]
+    public void Task_ids_from_the_page_must_be_uuids(string id, bool valid) => Assert.Equal(valid, TaskIds.IsValid(id));
 
     [Theory]
     [InlineData("550e8400-e29b-41d4-a716-446655440000", true)]

@@ -25,8 +25,7 @@ public class StreamingTests
     {
         var state = new DispatchState(new DispatchPolicy(10, TimeSpan.FromMinutes(1), 3), () => T0);
         state.Register("w1", 1);
-        var task = new DispatchTask("t1", "s1", "q", "", 1);
-        state.Submit(task);
+        state.Submit(new TaskRequest("t1", "s1", "q", "", 1), resubmitted: false);
         Assert.Equal(1, state.StreamingTask("t1", "w1", 1)!.Attempt);
         Assert.NotNull(state.StreamingTask("t1", "w1", 0)); // a worker that does not know its attempt
 
@@ -37,7 +36,7 @@ public class StreamingTests
         Assert.Null(state.StreamingTask("t1", "w3", 2));  // a forger
         Assert.Equal("w2", state.StreamingTask("t1", "w2", 2)!.WorkerId);
 
-        state.Complete(new TaskResult { TaskId = "t1", WorkerId = "w2", SessionId = "s1", AiResponse = "a" });
+        state.Complete(new WorkerResult("w2", "t1", "s1", 1, "a", "", false, "", 0, 0));
         Assert.Null(state.StreamingTask("t1", "w2", 2));  // finished: nothing streams any more
         Assert.Null(state.StreamingTask("nope", "w2", 0));
     }
@@ -47,16 +46,16 @@ public class StreamingTests
     {
         var stream = new AnswerStream(Interval);
         Assert.Null(stream.Add(Chunk(1, "Hel")));
-        Assert.Equal(new TaskProgress("t1", "w1", 2, 0, "Hel"), stream.Flush(T0)); // the first piece goes at once
+        Assert.Equal(new StreamTaskText("t1", "w1", 2, 0, "Hel"), stream.Flush(T0)); // the first piece goes at once
 
         Assert.Null(stream.Add(Chunk(2, "lo ")));
         Assert.Null(stream.Flush(T0.AddMilliseconds(10)));                       // too soon: held
         Assert.Null(stream.Add(Chunk(3, "world")));
         Assert.Equal(TimeSpan.FromMilliseconds(20), stream.DueIn(T0.AddMilliseconds(30)));
-        Assert.Equal(new TaskProgress("t1", "w1", 2, 3, "lo world"), stream.Flush(T0.AddMilliseconds(50)));
+        Assert.Equal(new StreamTaskText("t1", "w1", 2, 3, "lo world"), stream.Flush(T0.AddMilliseconds(50)));
 
         Assert.Null(stream.Add(Chunk(4, "!")));
-        Assert.Equal(new TaskProgress("t1", "w1", 2, 11, "!"), stream.Flush(T0.AddMilliseconds(51), force: true));
+        Assert.Equal(new StreamTaskText("t1", "w1", 2, 11, "!"), stream.Flush(T0.AddMilliseconds(51), force: true));
         Assert.Null(stream.Flush(T0.AddSeconds(9), force: true));                 // nothing pending
     }
 
@@ -67,7 +66,7 @@ public class StreamingTests
         stream.Add(Chunk(1, "wrong start"));
         stream.Flush(T0);
         stream.Add(Chunk(2, "Right", restart: true));
-        Assert.Equal(new TaskProgress("t1", "w1", 2, 0, "Right"), stream.Flush(T0.AddSeconds(1)));
+        Assert.Equal(new StreamTaskText("t1", "w1", 2, 0, "Right"), stream.Flush(T0.AddSeconds(1)));
         stream.Add(Chunk(3, "!"));
         Assert.Equal(5, stream.Flush(T0.AddSeconds(2))!.Offset);
     }
@@ -97,13 +96,13 @@ public class StreamingTests
     public void A_session_keeps_the_text_streamed_so_far_for_a_reloaded_page()
     {
         var answers = new StreamingAnswers();
-        Assert.Equal(new AiResponseChunkEvent("t1", 1, 0, "Hello"), answers.Apply("t1", 1, 0, "Hello"));
+        Assert.Equal(new AiResponseChunkDto("t1", 1, 0, "Hello"), answers.Apply("t1", 1, 0, "Hello"));
         Assert.NotNull(answers.Apply("t1", 1, 5, " world"));
         Assert.Equal("Hello world", answers.Partial("t1"));
 
-        var items = answers.WithPartials([
-            new HistoryItem("t1", "q1", null, null, null, null, null, 1),
-            new HistoryItem("t0", "q0", "done", null, "w", 1, "simulated", 0),
+        var items = answers.History([
+            new QuestionRecord("t1", "q1", 1),
+            new QuestionRecord("t0", "q0", 0, Answer: "done", WorkerId: "w", Provider: "simulated", ProcessingTimeMs: 1),
         ]);
         Assert.Equal(["Hello world", null], items.Select(i => i.Partial));
 

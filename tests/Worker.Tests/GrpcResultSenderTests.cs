@@ -80,7 +80,7 @@ public sealed class GrpcResultSenderTests
         Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), GrpcResultSender.TextInterval(open));
 
     [Fact]
-    public async Task Text_written_faster_than_the_interval_is_held_and_goes_before_the_result()
+    public async Task An_answer_done_within_the_first_interval_goes_as_one_SendResult()
     {
         var received = new Received();
         var (app, endpoint) = await StartAsync<NewMaster>(received);
@@ -94,9 +94,32 @@ public sealed class GrpcResultSenderTests
             await stream.CompleteAsync(Result("t2"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
         }
 
-        // Four words well within the interval: the first goes at once, the rest are held and go together before the result.
+        // Four words and the result well within the first interval: no stream at all, the answer goes as one SendResult.
+        Assert.Empty(received.Chunks);
+        Assert.Equal("t2", Assert.Single(received.Sent).TaskId);
+    }
+
+    [Fact]
+    public async Task Text_written_faster_than_the_interval_is_held_and_goes_before_the_result()
+    {
+        var received = new Received();
+        var (app, endpoint) = await StartAsync<NewMaster>(received);
+        await using var _ = app;
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance, minTextInterval: TimeSpan.FromMilliseconds(300));
+
+        await using (var stream = sender.OpenStream(TaskFor(endpoint, "t3"), "w1"))
+        {
+            await stream.WriteAsync("One", false, CancellationToken.None);
+            await System.Threading.Tasks.Task.Delay(350); // a slow model: the first interval passes
+            foreach (var word in new[] { " two", " three", " four" })
+                await stream.WriteAsync(word, false, CancellationToken.None);
+            await stream.CompleteAsync(Result("t3"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
+        }
+
+        // The first interval's text goes when it is over; what comes faster than the next interval is held and goes
+        // together, before the result.
         var chunks = received.Chunks.ToList();
-        Assert.Equal(["One", " two three four", ""], chunks.Select(c => c.Text));
+        Assert.Equal(["One two", " three four", ""], chunks.Select(c => c.Text));
         Assert.Equal([1L, 2L, 3L], chunks.Select(c => c.Sequence));
     }
 
@@ -106,7 +129,7 @@ public sealed class GrpcResultSenderTests
         var received = new Received();
         var (app, endpoint) = await StartAsync<NewMaster>(received);
         await using var _ = app;
-        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance);
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance, minTextInterval: TimeSpan.Zero);
 
         await using (var stream = sender.OpenStream(TaskFor(endpoint, "t1"), "w1"))
         {
@@ -131,7 +154,7 @@ public sealed class GrpcResultSenderTests
         var received = new Received();
         var (app, endpoint) = await StartAsync<OldMaster>(received);
         await using var _ = app;
-        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance);
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance, minTextInterval: TimeSpan.Zero);
 
         await using (var stream = sender.OpenStream(TaskFor(endpoint, "t1"), "w1"))
         {

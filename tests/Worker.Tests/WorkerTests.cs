@@ -82,7 +82,13 @@ internal sealed class RecordingSender : IResultSender
 internal sealed class RecordingReporter : IWorkerStatusReporter
 {
     public ConcurrentQueue<(int Active, int Capacity, long Completed)> Reports { get; } = new();
-    public void Report(int activeTasks, int capacity, long tasksCompleted) => Reports.Enqueue((activeTasks, capacity, tasksCompleted));
+    public ConcurrentQueue<IReadOnlyList<string>> Running { get; } = new();
+
+    public void Report(int activeTasks, int capacity, long tasksCompleted, IReadOnlyList<string> runningTaskIds)
+    {
+        Reports.Enqueue((activeTasks, capacity, tasksCompleted));
+        Running.Enqueue(runningTaskIds);
+    }
 }
 
 public class TaskRunnerTests
@@ -100,7 +106,9 @@ public class TaskRunnerTests
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions { Provider = "simulated" }, new GeminiOptions(), new HttpClient()),
             sender, TimeSpan.Zero, NullLogger<TaskRunner>.Instance);
 
-        var result = await runner.RunAsync(Task(apiKey: "AIzaSHOULD-NOT-TRAVEL"), CancellationToken.None);
+        var done = await runner.RunAsync(Task(apiKey: "AIzaSHOULD-NOT-TRAVEL"), CancellationToken.None);
+        await done.Delivery;
+        var result = done.Result;
 
         var (endpoint, sent) = Assert.Single(sender.Sent);
         Assert.Equal("master:50051", endpoint);
@@ -121,7 +129,9 @@ public class TaskRunnerTests
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
             sender, TimeSpan.FromSeconds(30), NullLogger<TaskRunner>.Instance, new ModelRetryPolicy(maxQuotaWait: TimeSpan.FromSeconds(1)));
 
-        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        var done = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        await done.Delivery;
+        var result = done.Result;
 
         Assert.Empty(result.AiResponse);
         Assert.Contains("quota", result.Error, StringComparison.OrdinalIgnoreCase);
@@ -142,7 +152,9 @@ public class TaskRunnerTests
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
             new RecordingSender(), TimeSpan.Zero, NullLogger<TaskRunner>.Instance, new ModelRetryPolicy(baseBackoff: TimeSpan.FromMilliseconds(20)));
 
-        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        var done = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        await done.Delivery;
+        var result = done.Result;
 
         Assert.Equal(3, gemini.Requests.Count);
         Assert.Empty(result.Error);
@@ -158,7 +170,9 @@ public class TaskRunnerTests
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
             sender, TimeSpan.Zero, NullLogger<TaskRunner>.Instance);
 
-        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        var done = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        await done.Delivery;
+        var result = done.Result;
 
         Assert.Contains(":streamGenerateContent?alt=sse", Assert.Single(gemini.Requests).PathAndQuery);
         Assert.Equal(["The", " capital of Wyoming", " is **Cheyenne**.\n"], sender.Streamed.Select(s => s.Text));
@@ -178,7 +192,9 @@ public class TaskRunnerTests
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
             sender, TimeSpan.Zero, NullLogger<TaskRunner>.Instance, new ModelRetryPolicy(baseBackoff: TimeSpan.FromMilliseconds(20)));
 
-        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        var done = await runner.RunAsync(Task(apiKey: "AIzaTEST-key"), CancellationToken.None);
+        await done.Delivery;
+        var result = done.Result;
 
         Assert.Equal(("Half an", false), sender.Streamed.First());
         Assert.Equal(("The", true), sender.Streamed.ElementAt(1)); // the retry's text replaces what was shown
@@ -200,7 +216,7 @@ public class TaskRunnerTests
             seenAt.Enqueue(sender.Streamed.Count);
             await System.Threading.Tasks.Task.Delay(20);
         }
-        var result = await run;
+        var result = (await run).Result;
 
         Assert.InRange(watch.Elapsed, delay, delay * 5); // the delay is spent streaming, not added after it
         Assert.True(sender.Streamed.Count > 5);
@@ -217,7 +233,9 @@ public class TaskRunnerTests
         var runner = new TaskRunner("w1", new ModelSelector(new LlmOptions(), new GeminiOptions { BaseUrl = gemini.BaseUrl.ToString() }, new HttpClient()),
             new RecordingSender(), TimeSpan.Zero, NullLogger<TaskRunner>.Instance);
 
-        var result = await runner.RunAsync(Task(apiKey: "AIzaTEST-bad-key"), CancellationToken.None);
+        var done = await runner.RunAsync(Task(apiKey: "AIzaTEST-bad-key"), CancellationToken.None);
+        await done.Delivery;
+        var result = done.Result;
 
         Assert.Single(gemini.Requests);
         Assert.True(result.PermanentError);
@@ -279,15 +297,20 @@ public class WorkerActorTests : TestKit
         WorkerId = "w1", SessionId = "s1", Query = $"question {id}", GrpcEndpoint = "m:1", Timestamp = 1, TaskId = id,
     };
 
+    private IActorRef StartWorker(RecordingSender sender, RecordingReporter reporter, int capacity, TimeSpan simulatedDelay)
+    {
+        var settings = Settings(capacity);
+        var runner = new TaskRunner("w1", new ModelSelector(settings.Llm, settings.Gemini, new HttpClient(), simulatedDelay), sender, simulatedDelay,
+            NullLogger<TaskRunner>.Instance);
+        return Sys.ActorOf(Props.Create(() => new WorkerActor(runner, reporter, settings, NullLogger<WorkerActor>.Instance)));
+    }
+
     [Fact]
     public async Task It_runs_up_to_capacity_at_once_queues_the_rest_and_ignores_redelivered_tasks()
     {
-        var sender = new RecordingSender { Hold = true };
+        var sender = new RecordingSender();
         var reporter = new RecordingReporter();
-        var settings = Settings(capacity: 2);
-        var runner = new TaskRunner("w1", new ModelSelector(settings.Llm, settings.Gemini, new HttpClient()), sender, TimeSpan.Zero,
-            NullLogger<TaskRunner>.Instance);
-        var worker = Sys.ActorOf(Props.Create(() => new WorkerActor(runner, reporter, settings, NullLogger<WorkerActor>.Instance)));
+        var worker = StartWorker(sender, reporter, capacity: 2, simulatedDelay: TimeSpan.FromMilliseconds(300));
 
         worker.Tell(Task("a"));
         worker.Tell(Task("b"));
@@ -295,13 +318,30 @@ public class WorkerActorTests : TestKit
         worker.Tell(Task("a")); // QoS 1 may deliver twice
 
         await AwaitConditionAsync(() => System.Threading.Tasks.Task.FromResult(reporter.Reports.Any(r => r.Active == 2)));
-        Assert.DoesNotContain(reporter.Reports, r => r.Active > 2);
-        Assert.Empty(sender.Sent);
-
-        sender.Gate.SetResult();
-
+        Assert.Contains(reporter.Running, ids => ids.Order().SequenceEqual(["a", "b"]));
         await AwaitConditionAsync(() => System.Threading.Tasks.Task.FromResult(sender.Sent.Count == 3 && reporter.Reports.LastOrDefault().Active == 0));
+        Assert.DoesNotContain(reporter.Reports, r => r.Active > 2);
         Assert.Equal(["a", "b", "c"], sender.Sent.Select(s => s.Result.TaskId).Order());
         Assert.Equal((0, 2, 3L), reporter.Reports.Last());
+    }
+
+    [Fact]
+    public async Task A_slot_is_free_for_the_next_task_while_the_master_has_not_acknowledged_the_last_result()
+    {
+        var sender = new RecordingSender { Hold = true }; // the master holds every acknowledgement
+        var reporter = new RecordingReporter();
+        var worker = StartWorker(sender, reporter, capacity: 1, simulatedDelay: TimeSpan.Zero);
+
+        worker.Tell(Task("a"));
+        worker.Tell(Task("b"));
+        await AwaitConditionAsync(() => System.Threading.Tasks.Task.FromResult(reporter.Reports.Count(r => r.Active == 0) > 0 && reporter.Reports.Last().Completed == 2));
+        Assert.Empty(sender.Sent); // neither acknowledged yet
+
+        // Shutting down waits for the acknowledgements too: a result must not be lost on the way out.
+        worker.Tell(StopTakingTasks.Instance, TestActor);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        sender.Gate.SetResult();
+        ExpectMsg<WorkerDrained>();
+        Assert.Equal(2, sender.Sent.Count);
     }
 }

@@ -46,8 +46,8 @@ public static class OperatorApi
         api.MapGet("/cluster/events", StreamEventsAsync);
     }
 
-    private static Task<DispatchSnapshot> Snapshot(IRequiredActor<DispatcherActor> dispatcher) =>
-        dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, AskTimeout);
+    private static Task<DispatchView> Snapshot(IRequiredActor<DispatcherActor> dispatcher) =>
+        dispatcher.ActorRef.Ask<DispatchView>(GetDispatchView.Instance, AskTimeout);
 
     private static IResult Act(AddressRequest body, ActorSystem system, string action, Action<Akka.Cluster.Cluster, Address> act)
     {

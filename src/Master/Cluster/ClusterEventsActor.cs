@@ -28,7 +28,7 @@ public sealed class ClusterEventsActor : ReceiveActor
         Receive<ClusterEvent.IMemberEvent>(e =>
         {
             if (e is ClusterEvent.MemberRemoved removed)
-                dispatcher.Tell(new ClusterNodeRemoved(removed.Member.Address.ToString()));
+                dispatcher.Tell(new RemoveWorkersAt(removed.Member.Address.ToString()));
             Broadcast(View(EventName(e), e.Member));
         });
         Receive<ClusterEvent.UnreachableMember>(e => Broadcast(View("unreachable", e.Member)));

@@ -6,7 +6,7 @@ namespace AiSystem.Master.Dashboard;
 public sealed record AnswerBucket(long Start, int Answered, int Failed, double? P50Ms, double? P95Ms);
 
 /// <summary>The rolling answer series (plain data, it crosses nodes): <see cref="BucketSeconds"/> wide, oldest first.</summary>
-public sealed record AnswerSeriesView(int BucketSeconds, AnswerBucket[] Buckets);
+public sealed record AnswerSeriesView(int BucketSeconds, AnswerBucket[] Buckets) : Serialization.IClusterMessage;
 
 /// <summary>
 /// Answers per time bucket over the last minutes, with latency percentiles from a small log-scale histogram per

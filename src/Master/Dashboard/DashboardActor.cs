@@ -96,7 +96,7 @@ public sealed class DashboardActor : ReceiveActor, IWithTimers
     {
         try
         {
-            var dispatch = dispatcher.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, AskTimeout);
+            var dispatch = dispatcher.Ask<DispatchView>(GetDispatchView.Instance, AskTimeout);
             var answers = dispatcher.Ask<AnswerSeriesView>(GetAnswerSeries.Instance, AskTimeout);
             return new Sampled(await dispatch, await answers);
         }
@@ -121,7 +121,7 @@ public sealed class DashboardActor : ReceiveActor, IWithTimers
         public static readonly FlushLogs Instance = new();
     }
 
-    private sealed record Sampled(DispatchSnapshot Dispatch, AnswerSeriesView Answers);
+    private sealed record Sampled(DispatchView Dispatch, AnswerSeriesView Answers);
 
     private sealed record SampleFailed(string Error);
 }

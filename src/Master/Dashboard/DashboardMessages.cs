@@ -1,7 +1,9 @@
+using AiSystem.Master.Serialization;
+
 namespace AiSystem.Master.Dashboard;
 
 /// <summary>To the dispatcher: replies <see cref="AnswerSeriesView"/> (plain data, it may cross masters).</summary>
-public sealed record GetAnswerSeries
+public sealed record GetAnswerSeries : IClusterMessage
 {
     public static readonly GetAnswerSeries Instance = new();
 }

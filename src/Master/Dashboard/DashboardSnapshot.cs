@@ -27,7 +27,7 @@ public sealed class DashboardSnapshotBuilder
     private Dictionary<string, DashboardWorker> _shown = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (DashboardWorker Row, DateTimeOffset Since)> _gone = new(StringComparer.Ordinal);
 
-    public DashboardSnapshot Build(DateTimeOffset now, ClusterView cluster, DispatchSnapshot dispatch, AnswerSeriesView? answers)
+    public DashboardSnapshot Build(DateTimeOffset now, ClusterView cluster, DispatchView dispatch, AnswerSeriesView? answers)
     {
         var oldestTask = dispatch.Tasks
             .Where(t => t.WorkerId is not null && t.AssignedAt is not null)

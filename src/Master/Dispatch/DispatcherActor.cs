@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Persistence;
 using AiSystem.Master.Configuration;
@@ -6,170 +7,226 @@ using AiSystem.Master.Dashboard;
 using AiSystem.Master.Observability;
 using AiSystem.Master.Sessions;
 using AiSystem.Messages;
-using AiSystem.Messages.Grpc;
-using Akka.Cluster.Hosting;
 using AiSystem.Messages.Cluster;
+using AiSystem.Messages.Grpc;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AiSystem.Master.Dispatch;
 
 /// <summary>
-/// The single owner of worker state and of the task queue. Decisions are made by <see cref="DispatchState"/>;
-/// this actor feeds it messages and carries out the effects (MQTT publish, session notices). What it has accepted,
-/// assigned and finished is journaled (<see cref="TaskLedger"/>), so a restarted master queues, owns or re-dispatches
-/// every open task again, and delivers every outcome its session has not stored yet.
+/// The single owner of worker state and of the task queue (a cluster singleton). Decisions are made by
+/// <see cref="DispatchState"/>; this actor feeds it messages and carries out what its events call for: MQTT
+/// publishes, notices and outcomes to sessions, acknowledgements to workers, logs and metrics. It journals nothing
+/// per question: about once a second it saves a snapshot of its open tasks (no texts), and after a restart it wakes
+/// the sessions that may have open questions, which send them again.
 /// </summary>
-public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
+public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimers
 {
-    private const int SnapshotEvery = 500;
-    private readonly TaskLedger _ledger = new();
-
-    public override string PersistenceId => "dispatcher";
+    public const string PersistenceIdValue = "dispatcher-state";
+    /// <summary>The snapshot's watermark lags the journal by this much, so a write still in flight cannot fall below it.</summary>
+    private static readonly TimeSpan WatermarkLag = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How long the watermark waits for the sessions woken after a restart to list their open questions.</summary>
+    private static readonly TimeSpan RecoveryListingPatience = TimeSpan.FromSeconds(60);
+    private const int MaxAckWaiters = 8;
 
     private readonly DispatchState _state;
     private readonly ITaskPublisher _publisher;
     private readonly IActorRef _sessions;
+    private readonly IJournalIndex _journal;
     private readonly ILogger<DispatcherActor> _log;
     private readonly string _grpcEndpoint;
     private readonly MasterMetrics _metrics;
     private readonly AnswerSeries _answers = new();
+    /// <summary>gRPC calls waiting for their task's outcome to be stored.</summary>
+    private readonly Dictionary<string, List<IActorRef>> _acks = new(StringComparer.Ordinal);
+    private readonly Queue<(DateTimeOffset At, long Ordering)> _readings = new();
+    private readonly HashSet<string> _awaitingListings = new(StringComparer.Ordinal);
+    private DateTimeOffset _recoveryListingDeadline;
+    private long _watermark;
+    private bool _dirty;
+    private bool _snapshotting;
+    private int _ticks;
 
+    public override string PersistenceId => PersistenceIdValue;
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public DispatcherActor(ITaskPublisher publisher, IActorRef sessions, DispatcherSettings settings, MasterMetrics metrics,
-        ILogger<DispatcherActor> log)
+    public DispatcherActor(ITaskPublisher publisher, IActorRef sessions, IJournalIndex journal, DispatcherSettings settings,
+        MasterMetrics metrics, ILogger<DispatcherActor> log)
     {
         _metrics = metrics;
         _publisher = publisher;
         _sessions = sessions;
+        _journal = journal;
         _log = log;
         _grpcEndpoint = settings.GrpcEndpoint;
         _state = new DispatchState(settings.Policy, () => DateTimeOffset.UtcNow);
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is DispatcherSnapshot snapshot) _ledger.Restore(snapshot);
+            if (offer.Snapshot is not DispatcherSnapshot snapshot) return;
+            _state.Restore(snapshot);
+            _watermark = snapshot.Watermark;
         });
-        Recover<IDispatchEvent>(_ledger.Apply);
         Recover<RecoveryCompleted>(_ =>
         {
-            _state.Restore(_ledger.Open, _ledger.Finished);
-            if (_ledger.Open.Count + _ledger.Outbox.Count > 0)
-                _log.LogInformation("Dispatcher recovered {Open} open task(s) and {Outbox} outcome(s) to deliver",
-                    _ledger.Open.Count, _ledger.Outbox.Count);
-            foreach (var outcome in _ledger.Outbox) Deliver(outcome);
-            UpdateGauges();
+            var sessionsOfSnapshot = _state.Tasks.Select(t => t.SessionId).ToHashSet(StringComparer.Ordinal);
+            if (sessionsOfSnapshot.Count > 0)
+                _log.LogInformation("Dispatcher recovered {Count} open task(s) from its snapshot; their sessions send them again", _state.OpenCount);
+            Wake(sessionsOfSnapshot);
+            ScanJournal();
         });
+
+        Command<RecoveryScanned>(m =>
+        {
+            if (m.SessionIds.Count > 0)
+                _log.LogInformation("Dispatcher found {Count} session(s) written to after its snapshot; they send their open questions again",
+                    m.SessionIds.Count);
+            Wake(m.SessionIds);
+        });
+        Command<RecoveryScanFailed>(m =>
+        {
+            _log.LogWarning("Dispatcher could not read the journal after its snapshot ({Error}); trying again", m.Error);
+            Timers.StartSingleTimer("scan", RetryScan.Instance, TimeSpan.FromSeconds(2));
+        });
+        Command<RetryScan>(_ => ScanJournal());
 
         Command<SubmitTask>(m =>
         {
-            if (_state.Refusal() is { } refusal)
-            {
-                _log.LogWarning("Task {TaskId} of session {SessionId} refused: {Reason}", m.Task.TaskId, m.Task.SessionId, refusal);
-                Sender.Tell(new SubmitReply(SubmitStatus.Rejected, null, refusal));
-                return;
-            }
+            var admission = _state.Submit(m.Task, m.Resubmitted);
             var t = m.Task;
-            // Accepted means journaled: the task joins the queue and the reply goes out only once the write is done.
-            // The write does not hold other commands back, so the journal takes many questions in one batch.
-            Record(new TaskAccepted(t.TaskId, t.SessionId, t.Query, t.Timestamp), then: () =>
+            switch (admission.Status)
             {
-                var decision = _state.Submit(m.Task);
-                Sender.Tell(new SubmitReply(decision.Status, decision.Position, decision.Error));
-                _metrics.Received();
-                Apply(decision.Effects);
-            });
+                case AdmissionStatus.Refused:
+                    LogRefused(t.TaskId, t.SessionId, admission.Error!);
+                    Sender.Tell(new TaskRefused(t.SessionId, t.TaskId, admission.Error!));
+                    break;
+                case AdmissionStatus.AlreadyFinished:
+                    Sender.Tell(new TaskAdmitted(t.SessionId, t.TaskId, new TaskStatusView(TaskStatusView.Answered, null, null, 0)));
+                    break;
+                default:
+                    Sender.Tell(new TaskAdmitted(t.SessionId, t.TaskId, admission.Task!));
+                    if (!m.Resubmitted && admission.Events.OfType<TaskAccepted>().Any()) _metrics.Received();
+                    // The session asks again because it lacks the outcome: send it now rather than at the next resend.
+                    if (_state.Find(t.TaskId) is { Phase: TaskPhase.Completing, Outcome: { } outcome })
+                        _sessions.Tell(new RecordOutcome(t.SessionId, outcome));
+                    break;
+            }
+            Carry(admission.Events, admitted: t.TaskId);
         });
 
-        Command<WorkerRegistered>(m =>
+        Command<CancelTask>(m => Carry(_state.Cancel(m.TaskId, m.SessionId)));
+
+        Command<OpenTasksListed>(m =>
+        {
+            _awaitingListings.Remove(m.SessionId);
+            Carry(_state.OpenTasksListed(m.SessionId, m.TaskIds));
+        });
+
+        Command<RegisterWorker>(m =>
         {
             var r = m.Registration;
-            var known = _state.Workers.Find(r.WorkerId) is not null;
-            var effects = _state.Register(r.WorkerId, r.Capacity, w =>
-            {
-                w.Language = r.Language ?? "";
-                w.Host = r.Host ?? "";
-                w.Version = r.Version ?? "";
-                w.Provider = r.Provider ?? "";
-                w.ClusterAddress = string.IsNullOrEmpty(r.ClusterAddress) ? null : r.ClusterAddress;
-                w.HeartbeatInterval = r.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(r.HeartbeatIntervalMs.Value) : null;
-            });
-            _log.LogInformation("Worker {WorkerId} {Action} ({Language}, {Capacity} slot(s), provider {Provider})",
-                r.WorkerId, known ? "registered again" : "registered", r.Language ?? "unknown language", r.Capacity ?? 1, r.Provider ?? "unknown");
-            Apply(effects);
+            var description = new WorkerDescription(r.Language ?? "", r.Host ?? "", r.Version ?? "", r.Provider ?? "",
+                string.IsNullOrEmpty(r.ClusterAddress) ? null : r.ClusterAddress,
+                r.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(r.HeartbeatIntervalMs.Value) : null);
+            Carry(_state.Register(r.WorkerId, r.Capacity, description));
         });
 
-        Command<WorkerStatusReported>(m =>
+        Command<ReportWorkerStatus>(m =>
         {
             var s = m.Status;
-            if (s.Status == WorkerStatuses.Offline)
-            {
-                Apply(_state.RemoveWorker(s.WorkerId));
-            }
-            else
-            {
-                Apply(_state.Touch(s.WorkerId, s.Status, s.Capacity));
-            }
+            Carry(s.Status == WorkerStatuses.Offline ? _state.RemoveWorker(s.WorkerId) : _state.Touch(s.WorkerId, s.Status, s.Capacity));
         });
 
-        Command<WorkerHeartbeatReceived>(m =>
+        Command<ReportWorkerHeartbeat>(m =>
         {
             var h = m.Heartbeat;
-            Apply(_state.Touch(h.WorkerId, h.Status, h.Capacity,
-                h.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(h.HeartbeatIntervalMs.Value) : null));
+            Carry(_state.Touch(h.WorkerId, h.Status, h.Capacity,
+                h.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(h.HeartbeatIntervalMs.Value) : null, h.TaskIds));
         });
 
-        Command<BrokerConnectionChanged>(m =>
+        Command<SetBrokerConnection>(m => Carry(_state.SetBrokerConnected(m.Connected)));
+        Command<RemoveWorkersAt>(m => Carry(_state.RemoveWorkersAt(m.Address)));
+
+        Command<DispatchTick>(_ =>
         {
-            _log.LogInformation("Broker connection {State}", m.Connected ? "up: dispatching resumes" : "down: dispatching paused");
-            Apply(_state.SetBrokerConnected(m.Connected));
+            Carry(_state.Tick());
+            if (++_ticks % 2 == 0) ReportPositions(); // at most once a second
+            UpdateGauges();
         });
 
-        Command<DispatchTick>(_ => Apply(_state.Tick()));
-
-        Command<ClusterNodeRemoved>(m => Apply(_state.RemoveWorkersAt(m.Address)));
-
-        Command<ResultReceived>(m =>
+        Command<CompleteTask>(m =>
         {
             var decision = _state.Complete(m.Result);
-            var ack = new ResultAck { Success = decision.Status != ResultStatus.Refused, Message = decision.Message };
-            if (decision.Status == ResultStatus.Refused)
-                _log.LogWarning("Result from worker {WorkerId} for task {TaskId} refused: {Reason}",
-                    m.Result.WorkerId, m.Result.TaskId, decision.Message);
-            else if (decision.Status == ResultStatus.Duplicate)
-                _log.LogInformation("Duplicate result for task {TaskId} from worker {WorkerId} dropped", m.Result.TaskId, m.Result.WorkerId);
-            if (decision.Status != ResultStatus.Accepted)
+            switch (decision.Status)
             {
-                Sender.Tell(ack);
-                return;
+                case ResultStatus.Refused:
+                    LogResultRefused(m.Result.WorkerId, m.Result.TaskId, decision.Message);
+                    Sender.Tell(new ResultAck { Success = false, Message = decision.Message });
+                    break;
+                case ResultStatus.Duplicate:
+                    LogDuplicate(m.Result.TaskId, m.Result.WorkerId);
+                    Sender.Tell(new ResultAck { Success = true, Message = decision.Message });
+                    break;
+                default:
+                    // The worker hears "accepted" once its session has stored the outcome: from then on it cannot be lost.
+                    // Its slot is free already (the next task may be on its way).
+                    if (!_acks.TryGetValue(decision.TaskId!, out var waiters)) _acks[decision.TaskId!] = waiters = [];
+                    if (waiters.Count < MaxAckWaiters) waiters.Add(Sender);
+                    if (decision.Status == ResultStatus.AwaitingStorage) LogDuplicate(m.Result.TaskId, m.Result.WorkerId);
+                    break;
             }
-            // The worker hears "accepted" only once the outcome is journaled: from then on it cannot be lost.
-            var replyTo = Sender;
-            Apply(decision.Effects, () => replyTo.Tell(ack));
+            Carry(decision.Events);
         });
+
+        Command<OutcomeStored>(m => Carry(_state.OutcomeStored(m.TaskId)));
 
         // The per-chunk path: an in-memory check and a tell, no journal, no info logs.
-        Command<TaskProgress>(m =>
+        Command<StreamTaskText>(m =>
         {
             if (_state.StreamingTask(m.TaskId, m.WorkerId, m.Attempt) is { } task)
-                _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskProgressNotice(task.TaskId, task.Attempt, m.Offset, m.Text)));
+                _sessions.Tell(new TaskTextStreamed(task.SessionId, task.TaskId, task.Attempt, m.Offset, m.Text));
         });
-
-        Command<OutcomeStored>(m =>
-        {
-            if (_ledger.AwaitsDelivery(m.TaskId))
-                Record(new OutcomeDelivered(m.TaskId));
-        });
-
-        Command<GetDispatchSnapshot>(_ => Sender.Tell(Snapshot()));
-        Command<GetAnswerSeries>(_ => Sender.Tell(_answers.View(DateTimeOffset.UtcNow)));
 
         Command<TaskPublishFailed>(m =>
         {
-            _log.LogWarning("Task {TaskId} could not be published to worker {WorkerId} ({Error}); it waits in the queue",
-                m.Task.TaskId, m.Task.WorkerId, m.Error);
-            Apply(_state.PublishFailed(m.Task.TaskId, m.Task.Attempt));
+            LogPublishFailed(m.TaskId, m.Error);
+            Carry(_state.PublishFailed(m.TaskId, m.Attempt));
+        });
+
+        Command<GetDispatchView>(_ => Sender.Tell(View()));
+        Command<GetAnswerSeries>(_ => Sender.Tell(_answers.View(DateTimeOffset.UtcNow)));
+
+        Command<SnapshotTick>(_ =>
+        {
+            if (_snapshotting) return;
+            _snapshotting = true;
+            var at = DateTimeOffset.UtcNow;
+            _journal.HighestOrderingAsync().PipeTo(Self, success: o => new WatermarkRead(at, o), failure: _ => new WatermarkRead(at, -1));
+        });
+        Command<WatermarkRead>(m =>
+        {
+            if (m.Ordering >= 0)
+            {
+                _readings.Enqueue((m.At, m.Ordering));
+                while (_readings.Count > 30) _readings.Dequeue();
+            }
+            if (!_dirty)
+            {
+                _snapshotting = false;
+                return;
+            }
+            AdvanceWatermark(m.At);
+            _dirty = false;
+            SaveSnapshot(_state.ToSnapshot(_watermark));
+        });
+        Command<SaveSnapshotSuccess>(_ => _snapshotting = false);
+        Command<SaveSnapshotFailure>(m =>
+        {
+            _snapshotting = false;
+            _dirty = true;
+            _log.LogWarning("Dispatcher snapshot not saved ({Error}); trying again", m.Cause.GetType().Name);
         });
     }
 
@@ -177,98 +234,136 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
     {
         base.PreStart();
         Timers.StartPeriodicTimer("tick", DispatchTick.Instance, DispatchPolicy.TickInterval);
+        Timers.StartPeriodicTimer("snapshot", SnapshotTick.Instance, SnapshotInterval);
     }
 
     /// <summary>
-    /// Writes an event to the journal, then to the ledger, then runs <paramref name="then"/>: whatever others may see
-    /// of it waits for the write. Writes never hold other commands back (PersistAsync), so the journal takes the
-    /// events of many questions in one batch; they are written, and their callbacks run, in the order recorded.
+    /// The newest journal position read at least <see cref="WatermarkLag"/> ago: every session write below it has been
+    /// seen (its question reached the dispatcher before the write finished). Frozen while sessions woken after a
+    /// restart have not listed their open questions yet: until then, only the journal after the old watermark says
+    /// which sessions to wake.
     /// </summary>
-    private void Record(IDispatchEvent e, Action? then = null) => PersistAsync(e, written =>
+    private void AdvanceWatermark(DateTimeOffset now)
     {
-        _ledger.Apply(written);
-        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_ledger.Snapshot());
-        then?.Invoke();
-    });
-
-    /// <param name="afterOutcomes">Runs once every outcome among the effects is journaled (e.g. acking the worker).</param>
-    private void Apply(IReadOnlyList<DispatchEffect> effects, Action? afterOutcomes = null)
-    {
-        ApplyEffects(effects);
-        var outcomes = effects.Select(OutcomeOf).OfType<TaskOutcome>().ToList();
-        if (outcomes.Count == 0) afterOutcomes?.Invoke();
-        for (var i = 0; i < outcomes.Count; i++)
+        if (_awaitingListings.Count > 0 && now < _recoveryListingDeadline) return;
+        if (_awaitingListings.Count > 0)
         {
-            var outcome = outcomes[i];
-            var last = i == outcomes.Count - 1;
-            // The outcome reaches its session (and the worker its ack) once journaled; meanwhile the dispatcher goes
-            // on (a duplicate of this result is already answered from memory: the task is finished there).
-            Record(new TaskFinished(outcome), then: () =>
-            {
-                Deliver(outcome);
-                if (last) afterOutcomes?.Invoke();
-            });
+            _log.LogWarning("{Count} session(s) woken after the restart did not list their questions within {Patience}; going on without them",
+                _awaitingListings.Count, RecoveryListingPatience);
+            _awaitingListings.Clear();
         }
-        UpdateGauges();
+        foreach (var (at, ordering) in _readings)
+            if (at <= now - WatermarkLag && ordering > _watermark) _watermark = ordering;
+    }
+
+    private void ScanJournal()
+    {
+        var after = _watermark;
+        _journal.PersistenceIdsWrittenAfterAsync(after, "session-", int.MaxValue).PipeTo(Self,
+            success: ids => new RecoveryScanned([.. ids.Select(id => id["session-".Length..])]),
+            failure: e => new RecoveryScanFailed(e.GetType().Name));
+    }
+
+    private void Wake(IEnumerable<string> sessionIds)
+    {
+        _recoveryListingDeadline = DateTimeOffset.UtcNow + RecoveryListingPatience;
+        foreach (var id in sessionIds)
+        {
+            if (!_awaitingListings.Add(id)) continue;
+            _sessions.Tell(new ResubmitOpenTasks(id));
+        }
+    }
+
+    /// <summary>Carries out what the events call for.</summary>
+    /// <param name="admitted">The task whose admission reply already told its session where it stands.</param>
+    private void Carry(IReadOnlyList<DispatchEvent> events, string? admitted = null)
+    {
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case TaskAccepted or TaskTextRestored or TaskCancelled or TaskUnpublished or TaskClaimed:
+                    _dirty = true;
+                    break;
+                case TaskAssigned a:
+                {
+                    _dirty = true;
+                    var task = _state.Find(a.TaskId)!;
+                    Publish(task);
+                    if (a.TaskId != admitted)
+                        _sessions.Tell(new TaskStatusChanged(task.SessionId, task.TaskId,
+                            new TaskStatusView(TaskStatusView.Assigned, null, a.WorkerId, a.Attempt)));
+                    break;
+                }
+                case TaskReturned r:
+                    _dirty = true;
+                    _metrics.Redispatched();
+                    LogReturned(r.TaskId, r.Reason);
+                    break;
+                case TaskReleased r:
+                    _dirty = true;
+                    _log.LogInformation("Task {TaskId} was not claimed by any worker after the restart: it is dispatched again", r.TaskId);
+                    break;
+                case TaskCompleted c:
+                {
+                    _dirty = true;
+                    var task = _state.Find(c.TaskId)!;
+                    var now = DateTimeOffset.UtcNow;
+                    var latency = now - DateTimeOffset.FromUnixTimeMilliseconds(task.AskedAt);
+                    var answered = c.Outcome.Error is null;
+                    if (answered) _metrics.Answered(latency, TimeSpan.FromMilliseconds(c.Outcome.ProcessingTimeMs));
+                    else _metrics.Failed();
+                    _answers.Record(now, latency, answered);
+                    _sessions.Tell(new RecordOutcome(task.SessionId, c.Outcome));
+                    break;
+                }
+                case TaskGaveUp g:
+                {
+                    _dirty = true;
+                    var task = _state.Find(g.TaskId)!;
+                    _metrics.Failed();
+                    _answers.Record(DateTimeOffset.UtcNow, TimeSpan.Zero, answered: false);
+                    LogGaveUp(task.TaskId, task.SessionId, g.Outcome.Error!);
+                    _sessions.Tell(new RecordOutcome(task.SessionId, g.Outcome));
+                    break;
+                }
+                case OutcomeSent s:
+                    if (_state.Find(s.TaskId) is { Outcome: { } outcome } pending)
+                        _sessions.Tell(new RecordOutcome(pending.SessionId, outcome));
+                    break;
+                case TaskFinished f:
+                    _dirty = true;
+                    if (_acks.Remove(f.TaskId, out var waiters))
+                    {
+                        var ack = new ResultAck { Success = true, Message = "Result accepted." };
+                        foreach (var w in waiters) w.Tell(ack);
+                    }
+                    break;
+                case WorkerJoined j:
+                    LogWorkerJoined(j.WorkerId, j.Again ? "registered again" : "registered", j.Description.Language.Length > 0 ? j.Description.Language : "unknown language",
+                        j.Capacity, j.Description.Provider.Length > 0 ? j.Description.Provider : "unknown");
+                    break;
+                case WorkerLost l:
+                    LogWorkerLost(l.WorkerId, l.Reason, l.TasksReturned);
+                    break;
+                case BrokerConnectionChanged b:
+                    _log.LogInformation("Broker connection {State}", b.Connected ? "up: dispatching resumes" : "down: dispatching paused");
+                    break;
+            }
+        }
+    }
+
+    private void ReportPositions()
+    {
+        foreach (var (task, position) in _state.ChangedPositions())
+            _sessions.Tell(new TaskStatusChanged(task.SessionId, task.TaskId, new TaskStatusView(TaskStatusView.Queued, position, null, task.Attempt)));
     }
 
     private void UpdateGauges()
     {
-        var busy = _state.Workers.All.Count(w => w.ActiveTasks.Count > 0);
+        var busy = 0;
+        foreach (var w in _state.Workers.All) if (w.ActiveTasks.Count > 0) busy++;
         _metrics.SetState(_state.Queue.Count, _state.InFlightCount, _state.Workers.Count - busy, busy);
-    }
-
-    private static TaskOutcome? OutcomeOf(DispatchEffect effect) => effect switch
-    {
-        CompletedEffect(var task, var r) => new TaskOutcome(task.TaskId, task.SessionId, task.Query,
-            string.IsNullOrEmpty(r.Error) ? r.AiResponse : null, string.IsNullOrEmpty(r.Error) ? null : r.Error, !r.PermanentError,
-            r.WorkerId, r.Provider, r.ProcessingTimeMs, r.CompletionTimestamp != 0 ? r.CompletionTimestamp : EpochMs.Now()),
-        FailedEffect(var task, var error) => new TaskOutcome(task.TaskId, task.SessionId, task.Query, null, error, true,
-            task.WorkerId ?? "", "", 0, EpochMs.Now()),
-        _ => null,
-    };
-
-    /// <summary>The session stores the outcome, pushes it to its browsers and confirms (<see cref="OutcomeStored"/>).</summary>
-    private void Deliver(TaskOutcome outcome) =>
-        _sessions.Tell(new SessionEnvelope(outcome.SessionId, new TaskOutcomeNotice(outcome)), Self);
-
-    private void ApplyEffects(IReadOnlyList<DispatchEffect> effects)
-    {
-        foreach (var effect in effects)
-        {
-            switch (effect)
-            {
-                case AssignEffect(var task):
-                    Record(new TaskAssignedTo(task.TaskId, task.WorkerId!, task.Attempt, task.AssignedAt!.Value, task.Deadline!.Value));
-                    Publish(task);
-                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskAssignedNotice(task.TaskId, task.WorkerId!, task.Attempt)));
-                    break;
-                case QueuedEffect(var task, var position):
-                    _sessions.Tell(new SessionEnvelope(task.SessionId, new TaskQueuedNotice(task.TaskId, position)));
-                    break;
-                case CompletedEffect(var task, var result):
-                    var now = DateTimeOffset.UtcNow;
-                    var latency = now - DateTimeOffset.FromUnixTimeMilliseconds(task.Timestamp);
-                    if (string.IsNullOrEmpty(result.Error))
-                        _metrics.Answered(latency, TimeSpan.FromMilliseconds(result.ProcessingTimeMs));
-                    else
-                        _metrics.Failed();
-                    _answers.Record(now, latency, answered: string.IsNullOrEmpty(result.Error));
-                    break;
-                case FailedEffect(var task, var error):
-                    _metrics.Failed();
-                    _answers.Record(DateTimeOffset.UtcNow, TimeSpan.Zero, answered: false);
-                    _log.LogWarning("Task {TaskId} of session {SessionId} failed: {Error}", task.TaskId, task.SessionId, error);
-                    break;
-                case RedispatchEffect(var task, var reason):
-                    _metrics.Redispatched();
-                    _log.LogInformation("Task {TaskId} goes to another worker: {Reason}", task.TaskId, reason);
-                    break;
-                case WorkerLostEffect(var workerId, var reason, var returned):
-                    _log.LogWarning("Worker {WorkerId} is gone ({Reason}); {Count} task(s) of it go to other workers", workerId, reason, returned);
-                    break;
-            }
-        }
     }
 
     private void Publish(DispatchTask task)
@@ -277,35 +372,80 @@ public sealed class DispatcherActor : ReceivePersistentActor, IWithTimers
         {
             WorkerId = task.WorkerId!,
             SessionId = task.SessionId,
-            Query = task.Query,
+            Query = task.Query!,
             ApiKey = task.ApiKey,
             GrpcEndpoint = _grpcEndpoint,
-            Timestamp = task.Timestamp,
+            Timestamp = task.AskedAt,
             TaskId = task.TaskId,
             Attempt = task.Attempt,
             Deadline = task.Deadline?.ToUnixTimeMilliseconds(),
         };
-        _log.LogInformation("Task {TaskId} of session {SessionId} assigned to worker {WorkerId} (attempt {Attempt})",
-            task.TaskId, task.SessionId, task.WorkerId, task.Attempt);
+        LogAssigned(task.TaskId, task.SessionId, task.WorkerId!, task.Attempt);
+        var publish = _publisher.PublishTaskAsync(message);
+        if (publish.IsCompletedSuccessfully) return;
         var self = Self;
-        _publisher.PublishTaskAsync(message).ContinueWith(
-            t => self.Tell(new TaskPublishFailed(task, t.Exception!.GetBaseException().Message)),
-            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        var (taskId, attempt) = (task.TaskId, task.Attempt);
+        publish.ContinueWith(t => self.Tell(new TaskPublishFailed(taskId, attempt, t.Exception!.GetBaseException().Message)),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private DispatchSnapshot Snapshot()
+    private DispatchView View()
     {
         var workers = _state.Workers.All
             .OrderBy(w => w.Sequence)
-            .Select(w => new WorkerView(w.Id, w.Language, w.Host, w.Status, w.ReportedStatus, w.Capacity, w.ActiveTasks.Count,
-                w.LastSeen, w.Completed, w.Provider, w.Version, w.ClusterAddress))
+            .Select(w => new WorkerView(w.Id, w.Description.Language, w.Description.Host, w.Status, w.ReportedStatus, w.Capacity,
+                w.ActiveTasks.Count, w.LastSeen, w.Completed, w.Description.Provider, w.Description.Version, w.Description.ClusterAddress))
             .ToList();
-        var tasks = _state.Queue.Positions()
-            .Select(p => new TaskView(p.Task.TaskId, p.Task.SessionId, "queued", null, p.Task.Attempt, p.Position, null, p.Task.Timestamp))
-            .Concat(_state.InFlight.Select(t => new TaskView(t.TaskId, t.SessionId, "in-flight", t.WorkerId, t.Attempt, null, t.AssignedAt, t.Timestamp)))
+        var positions = _state.Queue.Positions().ToDictionary(p => p.Task.TaskId, p => p.Position, StringComparer.Ordinal);
+        var tasks = _state.Tasks
+            .OrderBy(t => t.AskedAt)
+            .Select(t => new TaskView(t.TaskId, t.SessionId, t.Phase switch
+                {
+                    TaskPhase.Queued => "queued",
+                    TaskPhase.InFlight => "in-flight",
+                    TaskPhase.Held => "held",
+                    _ => "completing",
+                }, t.Phase == TaskPhase.InFlight ? t.WorkerId : null, t.Attempt, positions.TryGetValue(t.TaskId, out var p) ? p : null,
+                t.AssignedAt, t.AskedAt))
             .ToList();
-        return new DispatchSnapshot(workers, tasks, _ledger.Outbox.Count);
+        return new DispatchView(workers, tasks, _state.CompletingCount);
     }
+
+    // Hot-path log lines: source-generated, so a line costs no boxing or parsing.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of session {SessionId} assigned to worker {WorkerId} (attempt {Attempt})")]
+    private partial void LogAssigned(string taskId, string sessionId, string workerId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} of session {SessionId} refused: {Reason}")]
+    private partial void LogRefused(string taskId, string sessionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Result from worker {WorkerId} for task {TaskId} refused: {Reason}")]
+    private partial void LogResultRefused(string workerId, string taskId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Duplicate result for task {TaskId} from worker {WorkerId} dropped")]
+    private partial void LogDuplicate(string taskId, string workerId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} goes to another worker: {Reason}")]
+    private partial void LogReturned(string taskId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} of session {SessionId} failed: {Error}")]
+    private partial void LogGaveUp(string taskId, string sessionId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not be published ({Error}); it waits in the queue")]
+    private partial void LogPublishFailed(string taskId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} {Action} ({Language}, {Capacity} slot(s), provider {Provider})")]
+    private partial void LogWorkerJoined(string workerId, string action, string language, int capacity, string provider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} is gone ({Reason}); {Count} task(s) of it go to other workers")]
+    private partial void LogWorkerLost(string workerId, string reason, int count);
+
+    private sealed record RecoveryScanned(IReadOnlyList<string> SessionIds);
+    private sealed record RecoveryScanFailed(string Error);
+    private sealed record RetryScan
+    {
+        public static readonly RetryScan Instance = new();
+    }
+    private sealed record WatermarkRead(DateTimeOffset At, long Ordering);
 }
 
 /// <summary>What the dispatcher reads from configuration.</summary>
@@ -319,7 +459,7 @@ public static class DispatcherActorHosting
 {
     /// <summary>
     /// The dispatcher is a cluster singleton on the master role: with several masters exactly one dispatches, and
-    /// when its master dies another takes over and recovers from the journal. Everyone talks to it through the
+    /// when its master dies another takes over from the snapshot and the sessions. Everyone talks to it through the
     /// proxy registered as <see cref="DispatcherActor"/>.
     /// </summary>
     public static AkkaConfigurationBuilder AddDispatcherSingleton(this AkkaConfigurationBuilder builder) =>
@@ -328,9 +468,10 @@ public static class DispatcherActorHosting
             var settings = DispatcherSettings.From(resolver.GetService<IOptions<MasterOptions>>().Value,
                 resolver.GetService<IOptions<DispatchOptions>>().Value, resolver.GetService<IOptions<LimitsOptions>>().Value);
             var publisher = resolver.GetService<ITaskPublisher>();
+            var journal = resolver.GetService<IJournalIndex>();
             var log = resolver.GetService<ILogger<DispatcherActor>>();
             var metrics = resolver.GetService<MasterMetrics>();
             var sessions = registry.Get<SessionRegion>();
-            return Props.Create(() => new DispatcherActor(publisher, sessions, settings, metrics, log));
+            return Props.Create(() => new DispatcherActor(publisher, sessions, journal, settings, metrics, log));
         }, new ClusterSingletonOptions { Role = ClusterRoles.Master }, createProxyToo: true);
 }

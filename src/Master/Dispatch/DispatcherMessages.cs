@@ -1,57 +1,92 @@
+using AiSystem.Master.Serialization;
 using AiSystem.Messages;
-using AiSystem.Messages.Grpc;
 
 namespace AiSystem.Master.Dispatch;
 
-// Messages the dispatcher actor takes. They stay inside the master process.
+// What the dispatcher singleton takes. It may live on another master, so everything here is an IClusterMessage.
 
-/// <summary>From a session: a validated question to dispatch. Replies <see cref="SubmitReply"/>.</summary>
-public sealed record SubmitTask(DispatchTask Task);
+/// <summary>A question as a session hands it over. The API key travels only in memory, never to the journal.</summary>
+public sealed record TaskRequest(string TaskId, string SessionId, string Query, string ApiKey, long AskedAt)
+{
+    public override string ToString() => $"TaskRequest {{ TaskId = {TaskId}, SessionId = {SessionId}, Query = {Query.Length} chars }}";
+}
 
-/// <summary>The dispatcher's answer to <see cref="SubmitTask"/> (it may cross masters: plain data only).</summary>
-public sealed record SubmitReply(SubmitStatus Status, int? Position, string? Error);
+/// <summary>
+/// From a session: dispatch this question. Replies <see cref="Sessions.TaskAdmitted"/> or <see cref="Sessions.TaskRefused"/>.
+/// Idempotent by task id; <paramref name="Resubmitted"/>: the session sends an open question again (after a restart,
+/// or having heard nothing for a while).
+/// </summary>
+public sealed record SubmitTask(TaskRequest Task, bool Resubmitted = false) : IClusterMessage;
 
-/// <summary>From the MQTT edge.</summary>
-public sealed record WorkerRegistered(WorkerRegistration Registration);
-public sealed record WorkerStatusReported(WorkerStatusUpdate Status);
-public sealed record WorkerHeartbeatReceived(WorkerHeartbeat Heartbeat);
+/// <summary>From a session that could not store the question: the task leaves without an outcome.</summary>
+public sealed record CancelTask(string TaskId, string SessionId) : IClusterMessage;
 
-/// <summary>From the gRPC edge: a worker's result. Replies <see cref="ResultAck"/>.</summary>
-public sealed record ResultReceived(TaskResult Result);
+/// <summary>From a session woken after a restart: these are all its open questions (see <see cref="DispatchState.OpenTasksListed"/>).</summary>
+public sealed record OpenTasksListed(string SessionId, IReadOnlyList<string> TaskIds) : IClusterMessage;
+
+/// <summary>From a session: the outcome of this task is in its journal.</summary>
+public sealed record OutcomeStored(string TaskId) : IClusterMessage;
+
+/// <summary>
+/// A worker's result as the gRPC edge passes it on (the original field <c>api_key</c> and the echoed query stay behind).
+/// Replies a gRPC <c>ResultAck</c> once the outcome is stored, or at once when the result is refused or a duplicate.
+/// </summary>
+public sealed record CompleteTask(WorkerResult Result) : IClusterMessage;
+
+public sealed record WorkerResult(string WorkerId, string TaskId, string SessionId, long QueryTimestamp, string Answer, string Error,
+    bool PermanentError, string Provider, long ProcessingTimeMs, long CompletionTimestamp)
+{
+    public static WorkerResult From(Messages.Grpc.TaskResult r) => new(r.WorkerId, r.TaskId, r.SessionId, r.QueryTimestamp,
+        r.AiResponse, r.Error, r.PermanentError, r.Provider, r.ProcessingTimeMs, r.CompletionTimestamp);
+
+    public override string ToString() => $"WorkerResult {{ TaskId = {TaskId}, WorkerId = {WorkerId}, Answer = {Answer.Length} chars }}";
+}
 
 /// <summary>
 /// From the gRPC edge: part of an answer as a worker streams it (coalesced). <paramref name="Text"/> replaces the
 /// answer from <paramref name="Offset"/> on. Best effort: never journaled, dropped unless the task is in flight on
 /// that worker (and attempt, when the worker said which).
 /// </summary>
-public sealed record TaskProgress(string TaskId, string WorkerId, int Attempt, int Offset, string Text);
+public sealed record StreamTaskText(string TaskId, string WorkerId, int Attempt, int Offset, string Text) : IClusterMessage;
 
-/// <summary>From the HTTP API: replies <see cref="DispatchSnapshot"/>.</summary>
-public sealed record GetDispatchSnapshot
+/// <summary>From the MQTT edge (of any master).</summary>
+public sealed record RegisterWorker(WorkerRegistration Registration) : IClusterMessage;
+public sealed record ReportWorkerStatus(WorkerStatusUpdate Status) : IClusterMessage;
+public sealed record ReportWorkerHeartbeat(WorkerHeartbeat Heartbeat) : IClusterMessage;
+
+/// <summary>From the MQTT edge: the master's own broker connection came up or went down.</summary>
+public sealed record SetBrokerConnection(bool Connected) : IClusterMessage;
+
+/// <summary>From the cluster watcher: the node at this address left the cluster; a worker there is gone.</summary>
+public sealed record RemoveWorkersAt(string Address) : IClusterMessage;
+
+/// <summary>From the HTTP API, the dashboard and the drain: replies <see cref="DispatchView"/>.</summary>
+public sealed record GetDispatchView : IClusterMessage
 {
-    public static readonly GetDispatchSnapshot Instance = new();
+    public static readonly GetDispatchView Instance = new();
 }
 
 public sealed record WorkerView(string Id, string Language, string Host, string Status, string ReportedStatus, int Capacity,
     int ActiveTasks, DateTimeOffset LastSeen, long Completed, string Provider, string Version, string? ClusterAddress);
 
+/// <param name="State">queued, in-flight, held (recovered, waiting) or completing (answered, being stored).</param>
 public sealed record TaskView(string TaskId, string SessionId, string State, string? WorkerId, int Attempt, int? Position,
     DateTimeOffset? AssignedAt, long Timestamp);
 
-/// <param name="Undelivered">Outcomes journaled but not yet stored by their sessions.</param>
-public sealed record DispatchSnapshot(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks, int Undelivered = 0);
+/// <summary>What the dispatcher holds right now, for people and tools.</summary>
+/// <param name="Undelivered">Outcomes not yet stored by their sessions.</param>
+public sealed record DispatchView(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks, int Undelivered = 0) : IClusterMessage;
 
-/// <summary>From the cluster watcher: the node at this address left the cluster; a worker there is gone.</summary>
-public sealed record ClusterNodeRemoved(string Address);
-
-/// <summary>From the MQTT edge: the master's own broker connection came up or went down.</summary>
-public sealed record BrokerConnectionChanged(bool Connected);
-
-/// <summary>The publish of a task to its worker failed (broker down): the task goes back to the queue.</summary>
-internal sealed record TaskPublishFailed(DispatchTask Task, string Error);
-
-/// <summary>The dispatcher's own timer: liveness, deadlines, queue.</summary>
+/// <summary>The dispatcher's own timers.</summary>
 internal sealed record DispatchTick
 {
     public static readonly DispatchTick Instance = new();
 }
+
+internal sealed record SnapshotTick
+{
+    public static readonly SnapshotTick Instance = new();
+}
+
+/// <summary>The publish of a task to its worker failed (broker down): the task goes back to the queue.</summary>
+internal sealed record TaskPublishFailed(string TaskId, int Attempt, string Error);

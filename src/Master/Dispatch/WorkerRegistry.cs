@@ -4,14 +4,8 @@ namespace AiSystem.Master.Dispatch;
 public sealed class WorkerInfo
 {
     public required string Id { get; init; }
-    public string Language { get; set; } = "";
-    public string Host { get; set; } = "";
-    public string Version { get; set; } = "";
-    public string Provider { get; set; } = "";
-    /// <summary>The worker's Akka cluster address, when it is a cluster member.</summary>
-    public string? ClusterAddress { get; set; }
+    public WorkerDescription Description { get; set; } = new();
     public int Capacity { get; set; } = 1;
-    public TimeSpan? HeartbeatInterval { get; set; }
     /// <summary>What the worker last said of itself (idle/busy/offline).</summary>
     public string ReportedStatus { get; set; } = Messages.WorkerStatuses.Idle;
     public DateTimeOffset RegisteredAt { get; init; }
@@ -19,13 +13,13 @@ public sealed class WorkerInfo
     public long Completed { get; set; }
     /// <summary>Order of registration, to break ties deterministically.</summary>
     public long Sequence { get; init; }
-    public HashSet<string> ActiveTasks { get; } = [];
+    public HashSet<string> ActiveTasks { get; } = new(StringComparer.Ordinal);
 
     public int FreeSlots => Math.Max(0, Capacity - ActiveTasks.Count);
     public string Status => ActiveTasks.Count == 0 ? Messages.WorkerStatuses.Idle : Messages.WorkerStatuses.Busy;
 }
 
-/// <summary>The workers the dispatcher can hand tasks to. Plain state: the actor owns the only instance.</summary>
+/// <summary>The workers the dispatcher can hand tasks to. Plain state: the dispatcher state owns the only instance.</summary>
 public sealed class WorkerRegistry
 {
     /// <summary>Registrations announcing more slots than this are clamped: a typo must not flood one worker.</summary>
@@ -40,17 +34,17 @@ public sealed class WorkerRegistry
     public WorkerInfo? Find(string workerId) => _workers.GetValueOrDefault(workerId);
 
     /// <summary>Adds a worker, or refreshes one that registers again (a reconnect keeps its in-flight tasks).</summary>
-    public WorkerInfo Register(string workerId, int? capacity, DateTimeOffset now, Action<WorkerInfo>? describe = null)
+    public WorkerInfo Register(string workerId, int capacity, DateTimeOffset now, WorkerDescription description)
     {
         if (!_workers.TryGetValue(workerId, out var worker))
         {
             worker = new WorkerInfo { Id = workerId, RegisteredAt = now, Sequence = ++_sequence };
             _workers.Add(workerId, worker);
         }
-        worker.Capacity = Math.Clamp(capacity ?? 1, 1, MaxCapacity);
+        worker.Capacity = Math.Clamp(capacity, 1, MaxCapacity);
         worker.LastSeen = now;
         worker.ReportedStatus = Messages.WorkerStatuses.Idle;
-        describe?.Invoke(worker);
+        worker.Description = description;
         return worker;
     }
 

@@ -6,7 +6,7 @@ namespace AiSystem.Master.Grpc;
 
 /// <summary>
 /// One <c>StreamResult</c> call as the gRPC edge sees it: checks that every chunk belongs to the task the call began
-/// with, and coalesces the pieces into <see cref="TaskProgress"/> messages at most every <c>interval</c>, so a model
+/// with, and coalesces the pieces into <see cref="StreamTaskText"/> messages at most every <c>interval</c>, so a model
 /// that writes a word at a time does not flood the dispatcher and the browsers. Nothing here is persisted.
 /// </summary>
 public sealed class AnswerStream(TimeSpan interval)
@@ -64,10 +64,10 @@ public sealed class AnswerStream(TimeSpan interval)
     }
 
     /// <summary>The pending text as one progress message when it is due (or <paramref name="force"/>), else null.</summary>
-    public TaskProgress? Flush(DateTimeOffset now, bool force = false)
+    public StreamTaskText? Flush(DateTimeOffset now, bool force = false)
     {
         if (!HasPending || _taskId is null || (!force && DueIn(now) > TimeSpan.Zero)) return null;
-        var progress = new TaskProgress(_taskId, _workerId, _attempt, _pendingOffset, _pending.ToString());
+        var progress = new StreamTaskText(_taskId, _workerId, _attempt, _pendingOffset, _pending.ToString());
         _pending.Clear();
         _pendingRestart = false;
         _pendingOffset = _length;

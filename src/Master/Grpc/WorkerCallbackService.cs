@@ -18,7 +18,7 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         DeliverAsync(request, context.CancellationToken);
 
     /// <summary>
-    /// Text chunks go on as coalesced <see cref="TaskProgress"/> (best effort); the result on the last chunk takes
+    /// Text chunks go on as coalesced <see cref="StreamTaskText"/> (best effort); the result on the last chunk takes
     /// exactly the path of <see cref="SendResult"/>.
     /// </summary>
     public override async Task<ResultAck> StreamResult(IAsyncStreamReader<TaskChunk> requestStream, ServerCallContext context)
@@ -51,7 +51,7 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         return await DeliverAsync(result, ct);
     }
 
-    private void Tell(TaskProgress? progress)
+    private void Tell(StreamTaskText? progress)
     {
         if (progress is not null) dispatcher.ActorRef.Tell(progress);
     }
@@ -62,11 +62,11 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         request.ApiKey = "";
         try
         {
-            return await dispatcher.ActorRef.Ask<ResultAck>(new ResultReceived(request), AskTimeout, ct);
+            return await dispatcher.ActorRef.Ask<ResultAck>(new CompleteTask(WorkerResult.From(request)), AskTimeout, ct);
         }
         catch (AskTimeoutException)
         {
-            throw new RpcException(new global::Grpc.Core.Status(StatusCode.Unavailable, "The master is busy; send the result again."));
+            throw new RpcException(new global::Grpc.Core.Status(StatusCode.Unavailable, "The answer is not stored yet; send the result again."));
         }
     }
 }

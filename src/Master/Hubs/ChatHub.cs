@@ -9,7 +9,8 @@ namespace AiSystem.Master.Hubs;
 /// <summary>
 /// The browser edge (<c>/hubs/chat</c>): translates hub calls into session messages and nothing more.
 /// </summary>
-public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredActor<BrowserPushActor> pushes, ActorSystem system, MasterLifecycle lifecycle) : Hub
+public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredActor<BrowserPushActor> pushes, ActorSystem system,
+    MasterLifecycle lifecycle, ChatConnections connections) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     private const string SessionKey = "sessionId";
@@ -18,24 +19,26 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
     {
         var requested = Context.GetHttpContext()?.Request.Query["session"].ToString();
         // A valid id gets its session back (from wherever it lives, or from its journal); anything else starts a new one.
-        var sessionId = SessionIds.IsValid(requested) ? requested! : SessionIds.New();
+        var resuming = SessionIds.IsValid(requested);
+        var sessionId = resuming ? requested! : SessionIds.New();
         var node = Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
-        var started = await sessions.ActorRef.Ask<SessionStartedEvent>(
-            new SessionEnvelope(sessionId, new AttachConnection(string.IsNullOrEmpty(requested) ? null : requested, Context.ConnectionId, node)), AskTimeout);
+        var started = await sessions.ActorRef.Ask<SessionStartedDto>(new AttachConnection(sessionId, resuming, Context.ConnectionId, node), AskTimeout);
         Context.Items[SessionKey] = started.SessionId;
+        connections.Add(Context);
         pushes.ActorRef.Tell(new ConnectionOpened(Context.ConnectionId, started.SessionId));
         await Clients.Caller.SendAsync(HubEvents.SessionStarted, started);
     }
 
     public override Task OnDisconnectedAsync(Exception? exception)
     {
+        connections.Remove(Context.ConnectionId);
         pushes.ActorRef.Tell(new ConnectionClosed(Context.ConnectionId));
         if (Context.Items[SessionKey] is string sessionId)
-            sessions.ActorRef.Tell(new SessionEnvelope(sessionId, new DetachConnection(Context.ConnectionId)));
+            sessions.ActorRef.Tell(new DetachConnection(sessionId, Context.ConnectionId));
         return Task.CompletedTask;
     }
 
-    public async Task<SubmitQueryResponse> SubmitQuery(SubmitQueryRequest? request)
+    public async Task<SubmitQueryResponseDto> SubmitQuery(SubmitQueryRequestDto? request)
     {
         if (request is null)
             throw new HubException("SubmitQuery needs an argument like { \"query\": \"your question\" }.");
@@ -44,18 +47,17 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         if (Context.Items[SessionKey] is not string sessionId)
             throw new HubException("This connection has no session yet. Reconnect and try again.");
 
-        SubmitOutcome outcome;
+        SubmitReply reply;
         try
         {
-            outcome = await sessions.ActorRef.Ask<SubmitOutcome>(
-                new SessionEnvelope(sessionId, new SubmitQuery(request.Query, request.ApiKey)), AskTimeout);
+            reply = await sessions.ActorRef.Ask<SubmitReply>(new SubmitQuestion(sessionId, request.TaskId, request.Query, request.ApiKey), AskTimeout);
         }
         catch (AskTimeoutException)
         {
             throw new HubException("The server is busy and did not accept the question in time. Please send it again.");
         }
-        if (outcome.Error is not null)
-            throw new HubException(outcome.Error);
-        return new SubmitQueryResponse(outcome.TaskId!, outcome.Status!, outcome.Position);
+        if (reply.Error is not null)
+            throw new HubException(reply.Error);
+        return new SubmitQueryResponseDto(reply.TaskId!, reply.Status!, reply.Position);
     }
 }

@@ -1,35 +1,70 @@
+using System.Text.Json.Serialization;
+using AiSystem.Master.Serialization;
+
 namespace AiSystem.Master.Hubs;
 
-// The browser contract of PROTOCOL.md §3 (camelCase JSON through SignalR's JSON hub protocol).
+// The browser contract of docs/protocol.md §5 (camelCase JSON through SignalR's JSON hub protocol). These records are
+// what a page receives, and what a session sends across the cluster to the master holding the page's connection.
 
-public sealed record SubmitQueryRequest(string? Query, string? ApiKey);
+/// <param name="TaskId">Optional: the page's own id for the question (a UUID). Sending it again is the same question.</param>
+public sealed record SubmitQueryRequestDto(string? Query, string? ApiKey, string? TaskId = null)
+{
+    public override string ToString() => $"SubmitQueryRequestDto {{ TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars }}";
+}
 
-public sealed record SubmitQueryResponse(string TaskId, string Status, int? Position);
+public sealed record SubmitQueryResponseDto(string TaskId, string Status, int? Position);
 
-public sealed record HistoryItem(string TaskId, string Query, string? Response, string? Error, string? WorkerId,
+/// <summary>An event for the browsers of a session; <see cref="HubEvents.NameOf"/> gives its hub method name.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "$event")]
+[JsonDerivedType(typeof(SessionStartedDto), HubEvents.SessionStarted)]
+[JsonDerivedType(typeof(TaskAcceptedDto), HubEvents.TaskAccepted)]
+[JsonDerivedType(typeof(TaskQueuedDto), HubEvents.TaskQueued)]
+[JsonDerivedType(typeof(TaskAssignedDto), HubEvents.TaskAssigned)]
+[JsonDerivedType(typeof(AiResponseChunkDto), HubEvents.AiResponseChunk)]
+[JsonDerivedType(typeof(AiResponseDto), HubEvents.AiResponse)]
+[JsonDerivedType(typeof(TaskFailedDto), HubEvents.TaskFailed)]
+public interface IBrowserEvent : IClusterMessage;
+
+public sealed record HistoryItemDto(string TaskId, string Query, string? Response, string? Error, string? WorkerId,
     long? ProcessingTimeMs, string? Provider, long Timestamp, bool? Retryable = null, string? Partial = null);
 
-public sealed record SessionStartedEvent(string SessionId, bool Resumed, IReadOnlyList<HistoryItem> History);
+public sealed record SessionStartedDto(string SessionId, bool Resumed, IReadOnlyList<HistoryItemDto> History) : IBrowserEvent;
 
-public sealed record TaskQueuedEvent(string TaskId, int Position);
+/// <summary>The question is stored: every page of the session shows it (a page that asked it already does).</summary>
+public sealed record TaskAcceptedDto(string TaskId, string Query, long Timestamp) : IBrowserEvent;
 
-public sealed record TaskAssignedEvent(string TaskId, string WorkerId, int Attempt);
+public sealed record TaskQueuedDto(string TaskId, int Position) : IBrowserEvent;
 
-public sealed record AiResponseEvent(string TaskId, string Query, string Response, string WorkerId, string Provider,
-    long ProcessingTimeMs, long Timestamp);
+public sealed record TaskAssignedDto(string TaskId, string WorkerId, int Attempt) : IBrowserEvent;
 
 /// <summary>Streamed text of attempt <paramref name="Attempt"/>: replaces the answer shown so far from <paramref name="Offset"/> on.</summary>
-public sealed record AiResponseChunkEvent(string TaskId, int Attempt, int Offset, string Text);
+public sealed record AiResponseChunkDto(string TaskId, int Attempt, int Offset, string Text) : IBrowserEvent;
 
-public sealed record TaskFailedEvent(string TaskId, string Error, bool Retryable);
+public sealed record AiResponseDto(string TaskId, string Query, string Response, string WorkerId, string Provider,
+    long ProcessingTimeMs, long Timestamp) : IBrowserEvent;
+
+public sealed record TaskFailedDto(string TaskId, string Error, bool Retryable) : IBrowserEvent;
 
 /// <summary>Event names exactly as the browser listens for them.</summary>
 public static class HubEvents
 {
     public const string SessionStarted = nameof(SessionStarted);
+    public const string TaskAccepted = nameof(TaskAccepted);
     public const string TaskQueued = nameof(TaskQueued);
     public const string TaskAssigned = nameof(TaskAssigned);
     public const string AiResponseChunk = nameof(AiResponseChunk);
     public const string AiResponse = nameof(AiResponse);
     public const string TaskFailed = nameof(TaskFailed);
+
+    public static string NameOf(IBrowserEvent e) => e switch
+    {
+        SessionStartedDto => SessionStarted,
+        TaskAcceptedDto => TaskAccepted,
+        TaskQueuedDto => TaskQueued,
+        TaskAssignedDto => TaskAssigned,
+        AiResponseChunkDto => AiResponseChunk,
+        AiResponseDto => AiResponse,
+        TaskFailedDto => TaskFailed,
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "not a browser event"),
+    };
 }

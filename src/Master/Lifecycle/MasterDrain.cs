@@ -34,7 +34,7 @@ public sealed class MasterDrain(MasterLifecycle lifecycle, IRequiredActor<Dispat
         {
             try
             {
-                var snapshot = await dispatcher.ActorRef.Ask<DispatchSnapshot>(GetDispatchSnapshot.Instance, TimeSpan.FromSeconds(2));
+                var snapshot = await dispatcher.ActorRef.Ask<DispatchView>(GetDispatchView.Instance, TimeSpan.FromSeconds(2));
                 // In flight, or answered and not yet stored by its session (whose push may still be on its way).
                 inFlight = snapshot.Tasks.Count(t => t.State == "in-flight") + snapshot.Undelivered;
             }

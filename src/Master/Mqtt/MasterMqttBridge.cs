@@ -10,24 +10,35 @@ using MQTTnet.Protocol;
 namespace AiSystem.Master.Mqtt;
 
 /// <summary>
-/// The master's MQTT edge: worker announcements in (parsed, validated, handed to the dispatcher), tasks out.
+/// The master's MQTT edge: worker announcements in (parsed, validated, handed to the dispatcher), tasks out. With
+/// the embedded broker it works in process (no socket); with an external broker through its own client connection.
 /// A payload that is not a valid message is dropped with one warning; it never reaches an actor.
 /// </summary>
 public sealed class MasterMqttBridge : IHostedService, ITaskPublisher, IAsyncDisposable
 {
-    private readonly MqttConnection _connection;
     private readonly Topics _topics;
     private readonly IRequiredActor<DispatcherActor> _dispatcher;
     private readonly MqttLogSink _logSink;
     private readonly ILogger<MasterMqttBridge> _log;
+    private readonly EmbeddedBroker? _embedded;
+    private readonly MqttConnection? _connection;
+    private readonly IMqttPublisher _publisher;
 
     public MasterMqttBridge(IOptions<MqttOptions> options, IRequiredActor<DispatcherActor> dispatcher, MqttLogSink logSink,
-        ILogger<MasterMqttBridge> log)
+        IServiceProvider services, ILogger<MasterMqttBridge> log)
     {
         _topics = options.Value.Topics;
         _dispatcher = dispatcher;
         _logSink = logSink;
         _log = log;
+        _embedded = services.GetService<EmbeddedBroker>();
+        if (_embedded is not null)
+        {
+            foreach (var topic in new[] { _topics.Register, _topics.Status, _topics.Heartbeat })
+                _embedded.Observe(topic, (t, payload) => OnMessage(t, payload));
+            _publisher = _embedded;
+            return;
+        }
         _connection = new MqttConnection(options.Value,
             new MqttConnectionSettings(
                 ClientId: $"master-{Guid.NewGuid():N}",
@@ -39,60 +50,68 @@ public sealed class MasterMqttBridge : IHostedService, ITaskPublisher, IAsyncDis
                 ]),
             log)
         {
-            MessageReceived = OnMessageAsync,
-            Connected = _ =>
+            MessageReceived = (topic, payload) =>
             {
-                _dispatcher.ActorRef.Tell(new BrokerConnectionChanged(true));
+                OnMessage(topic, payload);
                 return Task.CompletedTask;
             },
-            Disconnected = () => _dispatcher.ActorRef.Tell(new BrokerConnectionChanged(false)),
+            Connected = _ =>
+            {
+                _dispatcher.ActorRef.Tell(new SetBrokerConnection(true));
+                return Task.CompletedTask;
+            },
+            Disconnected = () => _dispatcher.ActorRef.Tell(new SetBrokerConnection(false)),
         };
+        _publisher = _connection;
     }
 
-    public bool IsConnected => _connection.IsConnected;
+    public bool IsConnected => _publisher.IsConnected;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _logSink.Attach(_publisher, _topics.Logs);
+        if (_connection is null) return; // the embedded broker is started before us (hosted services start in order)
         _connection.Start();
-        _logSink.Attach(_connection, _topics.Logs);
         // Start-up waits (bounded) for the broker so the first tasks do not race the connection.
         try { await _connection.FirstConnect.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken); }
         catch (TimeoutException) { _log.LogWarning("MQTT broker not reachable yet; the master keeps trying in the background"); }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => _connection.StopAsync();
+    public Task StopAsync(CancellationToken cancellationToken) => _connection?.StopAsync() ?? Task.CompletedTask;
 
     public Task PublishTaskAsync(TaskMessage task, CancellationToken cancellationToken = default) =>
-        _connection.PublishAsync(_topics.TasksFor(task.WorkerId), WireJson.Serialize(task), MqttQualityOfServiceLevel.AtLeastOnce,
+        _publisher.PublishAsync(_topics.TasksFor(task.WorkerId), WireJson.Serialize(task), MqttQualityOfServiceLevel.AtLeastOnce,
             cancellationToken: cancellationToken);
 
-    private Task OnMessageAsync(string topic, ReadOnlySequence<byte> payload)
+    private void OnMessage(string topic, ReadOnlySequence<byte> payload)
     {
         object? message = null;
         string? error = null;
         if (topic == _topics.Register)
         {
-            if (WireJson.TryParse(payload, out WorkerRegistration? r, out error)) message = new WorkerRegistered(r);
+            if (WireJson.TryParse(payload, out WorkerRegistration? r, out error)) message = new RegisterWorker(r);
         }
         else if (topic == _topics.Status)
         {
-            if (WireJson.TryParse(payload, out WorkerStatusUpdate? s, out error)) message = new WorkerStatusReported(s);
+            if (WireJson.TryParse(payload, out WorkerStatusUpdate? s, out error)) message = new ReportWorkerStatus(s);
         }
         else if (topic == _topics.Heartbeat)
         {
-            if (WireJson.TryParse(payload, out WorkerHeartbeat? h, out error)) message = new WorkerHeartbeatReceived(h);
+            if (WireJson.TryParse(payload, out WorkerHeartbeat? h, out error)) message = new ReportWorkerHeartbeat(h);
         }
         else
         {
-            return Task.CompletedTask;
+            return;
         }
 
         if (message is null)
             _log.LogWarning("Dropped a malformed message on {Topic} ({Bytes} bytes): {Error}", topic, payload.Length, error);
         else
             _dispatcher.ActorRef.Tell(message);
-        return Task.CompletedTask;
     }
 
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is not null) await _connection.DisposeAsync();
+    }
 }

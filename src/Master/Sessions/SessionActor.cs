@@ -7,39 +7,46 @@ using Microsoft.Extensions.Logging;
 
 namespace AiSystem.Master.Sessions;
 
-// What a session writes to its journal.
-public interface ISessionEvent;
-public sealed record QuestionAsked(string TaskId, string Query, long Timestamp) : ISessionEvent;
-public sealed record OutcomeRecorded(TaskOutcome Outcome) : ISessionEvent;
-public sealed record SessionSnapshot(IReadOnlyList<HistoryItem> Items);
-
 /// <summary>What every session actor is configured with.</summary>
 public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTimeout, int MaxQueriesPerMinute, int MaxHistory);
 
 /// <summary>
-/// One chat session: its history (journaled: questions, answers, failures) and its live browser connections.
-/// Turns questions into tasks for the dispatcher and pushes what happens to them to every connection of the
-/// session. Without browsers and with nothing pending it passivates after <c>Sessions__IdleTimeout</c>; it comes
-/// back from its journal when it is needed again.
+/// One chat session, the durable owner of its questions: it journals each question once (when the dispatcher has
+/// admitted it) and its outcome once (before any browser sees it), and pushes what happens to every connection of
+/// the session, in order: nothing about a question reaches a browser before the question is stored. Without browsers
+/// and with nothing open it passivates; it comes back from its journal when it is needed again.
 /// </summary>
-public sealed class SessionActor : ReceivePersistentActor
+public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 {
-    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
     private const int SnapshotEvery = 100;
+    /// <summary>A question the dispatcher has not admitted within this is refused (the page may send it again).</summary>
+    private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>An open question the dispatcher has said nothing about for this long is sent again (it dedupes).</summary>
+    internal static readonly TimeSpan ResubmitAfter = TimeSpan.FromSeconds(15);
+    /// <summary>A session started without a browser (woken by the dispatcher) passivates this soon once idle.</summary>
+    private static readonly TimeSpan IdleWithoutBrowser = TimeSpan.FromSeconds(30);
 
     private readonly string _sessionId;
     private readonly IActorRef _dispatcher;
     private readonly IActorRef _localPush;
     private readonly SessionSettings _settings;
     private readonly ILogger _log;
-    private readonly SessionHistory _history;
+    private readonly SessionState _state;
     private readonly StreamingAnswers _streaming = new();
-    /// <summary>Live browser connections: connection id → the master that holds it.</summary>
-    private readonly Dictionary<string, string> _connections = [];
     private readonly RateLimiter _rate;
     private readonly string _selfAddress = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
+    /// <summary>Live browser connections: connection id → the master that holds it.</summary>
+    private readonly Dictionary<string, string> _connections = new(StringComparer.Ordinal);
+    /// <summary>Questions sent to the dispatcher and not stored yet.</summary>
+    private readonly Dictionary<string, PendingQuestion> _pending = new(StringComparer.Ordinal);
+    /// <summary>Open questions: where each stands and when the dispatcher last spoke of it.</summary>
+    private readonly Dictionary<string, (TaskStatusView Status, DateTimeOffset HeardAt)> _open = new(StringComparer.Ordinal);
+    /// <summary>Outcomes being written (a resent copy meanwhile is not written twice).</summary>
+    private readonly HashSet<string> _recording = new(StringComparer.Ordinal);
+    private bool _everConnected;
 
     public override string PersistenceId => "session-" + _sessionId;
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public SessionActor(string sessionId, IActorRef dispatcher, IActorRef localPush, SessionSettings settings, ILogger log)
     {
@@ -48,18 +55,19 @@ public sealed class SessionActor : ReceivePersistentActor
         _localPush = localPush;
         _settings = settings;
         _log = log;
-        _history = new SessionHistory(settings.MaxHistory);
+        _state = new SessionState(settings.MaxHistory);
         _rate = new RateLimiter(settings.MaxQueriesPerMinute, TimeSpan.FromMinutes(1));
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is SessionSnapshot s) _history.Restore(s.Items);
+            if (offer.Snapshot is SessionSnapshot s) _state.Restore(s);
         });
-        Recover<QuestionAsked>(e => _history.Add(e.TaskId, e.Query, e.Timestamp));
-        Recover<OutcomeRecorded>(e => _history.Record(e.Outcome));
+        Recover<ISessionEvent>(_state.Apply);
         Recover<RecoveryCompleted>(_ =>
         {
-            SetReceiveTimeout(_settings.IdleTimeout);
+            var now = DateTimeOffset.UtcNow;
+            foreach (var q in _state.Open) _open[q.TaskId] = (new TaskStatusView(TaskStatusView.Queued, null, null, 0), now);
+            UpdateIdleTimer();
             // Started anew (first use, after passivation, or on another master after ours died): browsers may still be
             // connected to some master. Ask every master which of its connections are ours.
             var cluster = Akka.Cluster.Cluster.Get(Context.System);
@@ -70,122 +78,286 @@ public sealed class SessionActor : ReceivePersistentActor
         Command<ConnectionsFound>(m =>
         {
             foreach (var id in m.ConnectionIds) _connections[id] = m.NodeAddress;
-            SetReceiveTimeout(null);
+            _everConnected = true;
+            UpdateIdleTimer();
         });
 
         Command<AttachConnection>(m =>
         {
             _connections[m.ConnectionId] = m.NodeAddress;
-            SetReceiveTimeout(null);
-            // Resumed: this browser asked for this session and it has a past.
-            var resumed = m.RequestedSessionId == _sessionId && LastSequenceNr > 0;
-            Sender.Tell(new SessionStartedEvent(_sessionId, resumed, _streaming.WithPartials(_history.Items)));
+            _everConnected = true;
+            UpdateIdleTimer();
+            Sender.Tell(new SessionStartedDto(_sessionId, m.Requested && LastSequenceNr > 0, _streaming.History(_state.Questions)));
         });
 
         Command<DetachConnection>(m =>
         {
             _connections.Remove(m.ConnectionId);
-            if (_connections.Count == 0) SetReceiveTimeout(_settings.IdleTimeout);
+            UpdateIdleTimer();
         });
 
-        Command<SubmitQuery>(m =>
+        Command<SubmitQuestion>(Submit);
+        Command<TaskAdmitted>(Admitted);
+        Command<TaskRefused>(m =>
         {
-            if (_settings.Validator.Validate(m.Query) is { } error)
+            if (!_pending.Remove(m.TaskId, out var p) || p.Writing) return;
+            Timers.Cancel(TimerKey(m.TaskId));
+            p.Reply(SubmitReply.Refused(m.Reason));
+            UpdateIdleTimer();
+        });
+        Command<SubmitTimedOut>(m =>
+        {
+            if (!_pending.TryGetValue(m.TaskId, out var p) || p.Writing) return;
+            _pending.Remove(m.TaskId);
+            p.Reply(SubmitReply.Refused("The dispatcher did not answer in time. Please send the question again."));
+            UpdateIdleTimer();
+        });
+
+        Command<TaskStatusChanged>(m =>
+        {
+            if (_pending.TryGetValue(m.TaskId, out var p))
             {
-                Sender.Tell(SubmitOutcome.Refused(error));
+                p.Status = m.Status; // told to the browsers once the question is stored
+                if (m.Status.Status == TaskStatusView.Assigned) _streaming.Assigned(m.TaskId, m.Status.Attempt);
                 return;
             }
-            if (!_rate.TryAcquire(DateTimeOffset.UtcNow, out var wait))
+            if (!_open.ContainsKey(m.TaskId)) return;
+            _open[m.TaskId] = (m.Status, DateTimeOffset.UtcNow);
+            PushStatus(m.TaskId, m.Status);
+        });
+
+        Command<TaskTextStreamed>(m =>
+        {
+            var pending = _pending.ContainsKey(m.TaskId);
+            if (!pending && !_open.ContainsKey(m.TaskId)) return;
+            if (_streaming.Apply(m.TaskId, m.Attempt, m.Offset, m.Text) is { } chunk && !pending) Push(chunk);
+        });
+
+        Command<RecordOutcome>(m =>
+        {
+            if (_pending.TryGetValue(m.Outcome.TaskId, out var p))
             {
-                Sender.Tell(SubmitOutcome.Refused(
-                    $"You are sending questions too fast (at most {_settings.MaxQueriesPerMinute} a minute). Wait {Math.Ceiling(wait.TotalSeconds)} s and send it again."));
+                p.EarlyOutcome = (m.Outcome, Sender); // recorded right after its question
                 return;
             }
-            var task = new DispatchTask(Guid.NewGuid().ToString(), _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now());
-            var replyTo = Sender;
-            _dispatcher.Ask<SubmitReply>(new SubmitTask(task), AskTimeout).PipeTo(Self,
-                success: d => new SubmitDecided(task, d, replyTo),
-                failure: _ => new SubmitDecided(task, new SubmitReply(SubmitStatus.Rejected, null,
-                    "The dispatcher did not answer in time. Please try again."), replyTo));
+            Record(m.Outcome, Sender);
         });
 
-        Command<SubmitDecided>(m =>
+        Command<ResubmitOpenTasks>(_ =>
         {
-            var d = m.Decision;
-            if (d.Status == SubmitStatus.Rejected)
-            {
-                m.ReplyTo.Tell(SubmitOutcome.Refused(d.Error ?? "The question was refused."));
-                return;
-            }
-            var reply = new SubmitOutcome(m.Task.TaskId, d.Status == SubmitStatus.Assigned ? "assigned" : "queued", d.Position, null);
-            Write(new QuestionAsked(m.Task.TaskId, m.Task.Query, m.Task.Timestamp), () => m.ReplyTo.Tell(reply));
+            foreach (var q in _state.Open) Resubmit(q);
+            _dispatcher.Tell(new OpenTasksListed(_sessionId, [.. _state.Open.Select(q => q.TaskId), .. _pending.Keys]));
+            UpdateIdleTimer();
         });
 
-        Command<TaskQueuedNotice>(m => Push(HubEvents.TaskQueued, new TaskQueuedEvent(m.TaskId, m.Position)));
-        Command<TaskAssignedNotice>(m =>
+        Command<ResubmitTick>(_ =>
         {
-            _streaming.Assigned(m.TaskId, m.Attempt); // the page drops older text when it sees the higher attempt
-            Push(HubEvents.TaskAssigned, new TaskAssignedEvent(m.TaskId, m.WorkerId, m.Attempt));
-        });
-
-        Command<TaskProgressNotice>(m =>
-        {
-            if (_history.Find(m.TaskId) is { } item && (item.Response is not null || item.Error is not null)) return;
-            if (_streaming.Apply(m.TaskId, m.Attempt, m.Offset, m.Text) is { } chunk)
-                Push(HubEvents.AiResponseChunk, chunk);
-        });
-
-        Command<TaskOutcomeNotice>(m =>
-        {
-            var o = m.Outcome;
-            var confirmTo = Sender;
-            _streaming.Finished(o.TaskId);
-            if (!_history.Needs(o))
-            {
-                confirmTo.Tell(new OutcomeStored(o.TaskId)); // already stored: exactly one answer per task
-                return;
-            }
-            Write(new OutcomeRecorded(o), () =>
-            {
-                // Pushed before confirming: a master draining for shutdown waits for the confirmations, then for its pushes.
-                if (o.Error is null)
-                    Push(HubEvents.AiResponse, new AiResponseEvent(o.TaskId, o.Query, o.Response ?? "", o.WorkerId, o.Provider, o.ProcessingTimeMs, o.CompletedAt));
-                else
-                    Push(HubEvents.TaskFailed, new TaskFailedEvent(o.TaskId, o.Error, o.Retryable));
-                confirmTo.Tell(new OutcomeStored(o.TaskId));
-            });
+            var due = DateTimeOffset.UtcNow - ResubmitAfter;
+            foreach (var q in _state.Open)
+                if (_open.TryGetValue(q.TaskId, out var o) && o.HeardAt <= due) Resubmit(q);
         });
 
         Command<ReceiveTimeout>(_ =>
         {
-            if (_connections.Count > 0 || _history.Pending > 0) return;
-            _log.LogInformation("Session {SessionId} passivated after {IdleTimeout} without a browser", _sessionId, _settings.IdleTimeout);
+            if (!IsIdle) return;
+            _log.LogDebug("Session {SessionId} passivated", _sessionId);
             Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
         });
     }
 
-    private void Write(ISessionEvent e, Action then) => Persist(e, written =>
-    {
-        switch (written)
-        {
-            case QuestionAsked q: _history.Add(q.TaskId, q.Query, q.Timestamp); break;
-            case OutcomeRecorded r: _history.Record(r.Outcome); break;
-        }
-        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(new SessionSnapshot(_history.Items.ToList()));
-        then();
-    });
+    private bool IsIdle => _connections.Count == 0 && _pending.Count == 0 && _state.OpenCount == 0 && _recording.Count == 0;
 
-    /// <summary>To each master holding connections of this session, its share (the local one directly).</summary>
-    private void Push(string method, object payload)
+    private void Submit(SubmitQuestion m)
     {
-        if (_connections.Count == 0) return; // kept in history; delivered when the browser comes back
-        foreach (var node in _connections.GroupBy(c => c.Value))
+        if (m.TaskId is { } given)
         {
-            var push = new PushToBrowsers(node.Select(c => c.Key).ToList(), method, payload);
-            if (node.Key == _selfAddress) _localPush.Tell(push);
-            else BrowserPushActor.At(Context.System, node.Key).Tell(push);
+            if (!TaskIds.IsValid(given))
+            {
+                Sender.Tell(SubmitReply.Refused("The question's taskId must be a UUID like 3f2b8c1e-6d4a-4b7e-9a15-2c8d0e6f4a91 (or left out)."));
+                return;
+            }
+            // The same question again (the page timed out and retried): never a second question.
+            if (_state.Find(given) is { } known)
+            {
+                var status = _open.TryGetValue(given, out var o) ? o.Status : new TaskStatusView(TaskStatusView.Answered, null, known.WorkerId, 0);
+                Sender.Tell(new SubmitReply(given, status.Status, status.Position, null));
+                return;
+            }
+            if (_pending.TryGetValue(given, out var waiting))
+            {
+                waiting.ReplyTo.Add(Sender);
+                return;
+            }
+        }
+        if (_settings.Validator.Validate(m.Query) is { } error)
+        {
+            Sender.Tell(SubmitReply.Refused(error));
+            return;
+        }
+        if (!_rate.TryAcquire(DateTimeOffset.UtcNow, out var wait))
+        {
+            Sender.Tell(SubmitReply.Refused(
+                $"You are sending questions too fast (at most {_settings.MaxQueriesPerMinute} a minute). Wait {Math.Ceiling(wait.TotalSeconds)} s and send it again."));
+            return;
+        }
+        var taskId = m.TaskId ?? TaskIds.New();
+        var request = new TaskRequest(taskId, _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now());
+        _pending[taskId] = new PendingQuestion(request, [Sender]);
+        // Admission first: a question the dispatcher refuses is never journaled, so it can never be answered later.
+        _dispatcher.Tell(new SubmitTask(request));
+        Timers.StartSingleTimer(TimerKey(taskId), new SubmitTimedOut(taskId), SubmitTimeout);
+        SetReceiveTimeout(null);
+    }
+
+    private void Admitted(TaskAdmitted m)
+    {
+        if (_pending.TryGetValue(m.TaskId, out var p))
+        {
+            p.Status = m.Status;
+            if (p.Writing) return;
+            p.Writing = true;
+            Timers.Cancel(TimerKey(m.TaskId));
+            // The dispatcher already works on it; the browser hears of it once the question is stored.
+            PersistAsync(new QuestionAsked(m.TaskId, p.Request.Query, p.Request.AskedAt), e =>
+            {
+                _state.Apply(e);
+                _pending.Remove(e.TaskId);
+                _open[e.TaskId] = (p.Status, DateTimeOffset.UtcNow);
+                p.Reply(new SubmitReply(e.TaskId, p.Status.Status == TaskStatusView.Answered ? TaskStatusView.Assigned : p.Status.Status,
+                    p.Status.Position, null));
+                Push(new TaskAcceptedDto(e.TaskId, e.Query, e.AskedAt));
+                PushStatus(e.TaskId, p.Status);
+                if (_streaming.Partial(e.TaskId) is { } text) Push(new AiResponseChunkDto(e.TaskId, _streaming.AttemptOf(e.TaskId), 0, text));
+                AfterWrite();
+                if (p.EarlyOutcome is var (outcome, confirmTo)) Record(outcome, confirmTo);
+                EnsureResubmitTimer();
+            });
+            return;
+        }
+        if (_open.ContainsKey(m.TaskId))
+        {
+            // A resubmitted question: the dispatcher still has it.
+            _open[m.TaskId] = (m.Status, DateTimeOffset.UtcNow);
+            PushStatus(m.TaskId, m.Status);
+            return;
+        }
+        if (_state.Find(m.TaskId) is null)
+            _dispatcher.Tell(new CancelTask(m.TaskId, _sessionId)); // admitted after we gave up waiting: nobody will store it
+    }
+
+    private void Record(TaskOutcome outcome, IActorRef confirmTo)
+    {
+        if (_recording.Contains(outcome.TaskId)) return; // the first copy is being written; it confirms
+        if (_state.Record(outcome) is not { } e)
+        {
+            // Not ours (never stored) or answered already: nothing to record, and nothing to resend.
+            _streaming.Finished(outcome.TaskId);
+            confirmTo.Tell(new OutcomeStored(outcome.TaskId));
+            return;
+        }
+        _recording.Add(outcome.TaskId);
+        PersistAsync(e, written =>
+        {
+            _state.Apply(written);
+            _recording.Remove(written.TaskId);
+            _open.Remove(written.TaskId);
+            _streaming.Finished(written.TaskId);
+            var q = _state.Find(written.TaskId);
+            if (written is QuestionAnswered a)
+                Push(new AiResponseDto(a.TaskId, q?.Query ?? "", a.Answer, a.WorkerId, a.Provider, a.ProcessingTimeMs, a.AnsweredAt));
+            else if (written is QuestionFailed f)
+                Push(new TaskFailedDto(f.TaskId, f.Error, f.Retryable));
+            // Pushed before confirming: a master draining for shutdown waits for the confirmations, then for its pushes.
+            confirmTo.Tell(new OutcomeStored(written.TaskId));
+            AfterWrite();
+            UpdateIdleTimer();
+        });
+    }
+
+    private void Resubmit(QuestionRecord q)
+    {
+        _dispatcher.Tell(new SubmitTask(new TaskRequest(q.TaskId, _sessionId, q.Query, "", q.AskedAt), Resubmitted: true));
+        if (_open.TryGetValue(q.TaskId, out var o)) _open[q.TaskId] = o with { HeardAt = DateTimeOffset.UtcNow };
+    }
+
+    private void AfterWrite()
+    {
+        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
+    }
+
+    private void EnsureResubmitTimer()
+    {
+        if (!Timers.IsTimerActive("resubmit"))
+            Timers.StartPeriodicTimer("resubmit", ResubmitTick.Instance, ResubmitAfter / 3);
+    }
+
+    private void UpdateIdleTimer()
+    {
+        if (_state.OpenCount > 0) EnsureResubmitTimer();
+        else Timers.Cancel("resubmit");
+        SetReceiveTimeout(IsIdle ? (_everConnected ? _settings.IdleTimeout : IdleWithoutBrowser) : null);
+    }
+
+    private void PushStatus(string taskId, TaskStatusView status)
+    {
+        if (status.Status == TaskStatusView.Assigned && status.WorkerId is { } worker)
+        {
+            _streaming.Assigned(taskId, status.Attempt); // the page drops older text when it sees the higher attempt
+            Push(new TaskAssignedDto(taskId, worker, status.Attempt));
+        }
+        else if (status.Status == TaskStatusView.Queued && status.Position is { } position)
+        {
+            Push(new TaskQueuedDto(taskId, position));
         }
     }
 
-    private sealed record SubmitDecided(DispatchTask Task, SubmitReply Decision, IActorRef ReplyTo);
+    /// <summary>To each master holding connections of this session, its share (the local one directly).</summary>
+    private void Push(IBrowserEvent e)
+    {
+        if (_connections.Count == 0) return; // kept in the journal; the browser gets the history when it comes back
+        if (_connections.Count == 1)
+        {
+            foreach (var (id, node) in _connections) Send(node, new PushToBrowsers([id], e));
+            return;
+        }
+        foreach (var node in _connections.GroupBy(c => c.Value))
+            Send(node.Key, new PushToBrowsers([.. node.Select(c => c.Key)], e));
+    }
+
+    private void Send(string node, PushToBrowsers push)
+    {
+        if (node == _selfAddress) _localPush.Tell(push);
+        else BrowserPushActor.At(Context.System, node).Tell(push);
+    }
+
+    private static string TimerKey(string taskId) => "submit:" + taskId;
+
+    private sealed class PendingQuestion(TaskRequest request, List<IActorRef> replyTo)
+    {
+        public TaskRequest Request { get; } = request;
+        public List<IActorRef> ReplyTo { get; } = replyTo;
+        public TaskStatusView Status { get; set; } = new(TaskStatusView.Queued, null, null, 0);
+        public bool Writing { get; set; }
+        public (TaskOutcome Outcome, IActorRef ConfirmTo)? EarlyOutcome { get; set; }
+
+        public void Reply(SubmitReply reply)
+        {
+            foreach (var r in ReplyTo) r.Tell(reply);
+        }
+    }
+
+    private sealed record SubmitTimedOut(string TaskId);
+
+    private sealed record ResubmitTick
+    {
+        public static readonly ResubmitTick Instance = new();
+    }
+}
+
+/// <summary>Task ids are UUIDs, made by the page (or by the session when the page sends none).</summary>
+public static class TaskIds
+{
+    public static string New() => Guid.NewGuid().ToString("D");
+
+    public static bool IsValid(string? candidate) => Guid.TryParseExact(candidate, "D", out _);
 }

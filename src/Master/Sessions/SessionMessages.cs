@@ -1,27 +1,74 @@
-using AiSystem.Master.Dispatch;
+using AiSystem.Master.Serialization;
 
 namespace AiSystem.Master.Sessions;
 
-// Messages of the session actors. They stay inside the master process.
+// What a session actor takes. Sessions are sharded over the masters, so everything here may cross nodes.
 
-/// <summary>Anything addressed to one session, routed by the session shard region.</summary>
-public sealed record SessionEnvelope(string SessionId, object Message);
+/// <summary>Anything addressed to one session: the shard region routes it by <see cref="SessionId"/>.</summary>
+public interface ISessionCommand : IClusterMessage
+{
+    string SessionId { get; }
+}
 
 /// <summary>
-/// A browser connection arrived at the master at <paramref name="NodeAddress"/>, maybe asking to resume a session.
-/// Replies <see cref="Hubs.SessionStartedEvent"/>.
+/// A browser connection arrived at the master at <paramref name="NodeAddress"/>. <paramref name="Requested"/>: the
+/// browser asked to resume this session. Replies <see cref="Hubs.SessionStartedDto"/>.
 /// </summary>
-public sealed record AttachConnection(string? RequestedSessionId, string ConnectionId, string NodeAddress);
+public sealed record AttachConnection(string SessionId, bool Requested, string ConnectionId, string NodeAddress) : ISessionCommand;
 
-public sealed record DetachConnection(string ConnectionId);
+public sealed record DetachConnection(string SessionId, string ConnectionId) : ISessionCommand;
 
-/// <summary>A question from the browser. Replies <see cref="SubmitOutcome"/>.</summary>
-public sealed record SubmitQuery(string? Query, string? ApiKey);
-
-public sealed record SubmitOutcome(string? TaskId, string? Status, int? Position, string? Error)
+/// <summary>
+/// A question from the browser. <paramref name="TaskId"/> is the browser's own id for it (a UUID): sending the same
+/// one again is the same question, never a second one. Replies <see cref="SubmitReply"/>.
+/// </summary>
+public sealed record SubmitQuestion(string SessionId, string? TaskId, string? Query, string? ApiKey) : ISessionCommand
 {
-    public static SubmitOutcome Refused(string error) => new(null, null, null, error);
+    public override string ToString() => $"SubmitQuestion {{ SessionId = {SessionId}, TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars }}";
 }
+
+/// <param name="Status">assigned, queued or answered; null with <paramref name="Error"/>.</param>
+public sealed record SubmitReply(string? TaskId, string? Status, int? Position, string? Error) : IClusterMessage
+{
+    public static SubmitReply Refused(string error) => new(null, null, null, error);
+}
+
+/// <summary>Where a task stands at the dispatcher.</summary>
+/// <param name="Status">queued, assigned or answered.</param>
+public sealed record TaskStatusView(string Status, int? Position, string? WorkerId, int Attempt)
+{
+    public const string Queued = "queued";
+    public const string Assigned = "assigned";
+    public const string Answered = "answered";
+}
+
+/// <summary>The dispatcher's reply to <see cref="Dispatch.SubmitTask"/>: it has the task; where it stands now.</summary>
+public sealed record TaskAdmitted(string SessionId, string TaskId, TaskStatusView Status) : ISessionCommand;
+
+/// <summary>The dispatcher's reply to <see cref="Dispatch.SubmitTask"/>: it does not take the question, and why.</summary>
+public sealed record TaskRefused(string SessionId, string TaskId, string Reason) : ISessionCommand;
+
+/// <summary>From the dispatcher: the task moved (its position in the queue, or a worker took it).</summary>
+public sealed record TaskStatusChanged(string SessionId, string TaskId, TaskStatusView Status) : ISessionCommand;
+
+/// <summary>Streamed text of a task's current attempt: replaces its answer so far from <paramref name="Offset"/> on (never journaled).</summary>
+public sealed record TaskTextStreamed(string SessionId, string TaskId, int Attempt, int Offset, string Text) : ISessionCommand;
+
+/// <summary>How one question ended, as the dispatcher hands it to its session.</summary>
+public sealed record TaskOutcome(string TaskId, string? Answer, string? Error, bool Retryable, string WorkerId, string Provider,
+    long ProcessingTimeMs, long FinishedAt)
+{
+    public override string ToString() => $"TaskOutcome {{ TaskId = {TaskId}, WorkerId = {WorkerId}, Failed = {Error is not null} }}";
+}
+
+/// <summary>From the dispatcher: store this outcome and tell the browsers; confirm with <see cref="Dispatch.OutcomeStored"/>.</summary>
+public sealed record RecordOutcome(string SessionId, TaskOutcome Outcome) : ISessionCommand;
+
+/// <summary>
+/// From a dispatcher that restarted: send every open question again, then list them
+/// (<see cref="Dispatch.OpenTasksListed"/>). Wakes a passivated session.
+/// </summary>
+public sealed record ResubmitOpenTasks(string SessionId) : ISessionCommand;
 
 /// <summary>Shutting down: this master's browser push actor finishes what it was given. Replies <see cref="PushesFlushed"/>.</summary>
 public sealed record FlushPushes
@@ -33,14 +80,3 @@ public sealed record PushesFlushed
 {
     public static readonly PushesFlushed Instance = new();
 }
-
-// From the dispatcher.
-public sealed record TaskQueuedNotice(string TaskId, int Position);
-public sealed record TaskAssignedNotice(string TaskId, string WorkerId, int Attempt);
-/// <summary>Streamed text of a task's current attempt: replaces its answer so far from <paramref name="Offset"/> on (never journaled).</summary>
-public sealed record TaskProgressNotice(string TaskId, int Attempt, int Offset, string Text);
-/// <summary>A task's outcome (answer or failure); the session stores it and confirms with <see cref="OutcomeStored"/>.</summary>
-public sealed record TaskOutcomeNotice(TaskOutcome Outcome);
-
-/// <summary>To the dispatcher: the session has the outcome in its journal.</summary>
-public sealed record OutcomeStored(string TaskId);

@@ -21,14 +21,14 @@ public static class SessionIds
     public static bool IsValid(string? candidate) => Guid.TryParseExact(candidate, "D", out _);
 }
 
-/// <summary>Routes <see cref="SessionEnvelope"/>s by session id.</summary>
+/// <summary>Routes every <see cref="ISessionCommand"/> by its session id; the command itself is what the session gets.</summary>
 public sealed class SessionMessageExtractor() : HashCodeMessageExtractor(MaxShards)
 {
     public const int MaxShards = 100;
 
-    public override string? EntityId(object message) => message is SessionEnvelope e ? e.SessionId : null;
+    public override string? EntityId(object message) => message is ISessionCommand c ? c.SessionId : null;
 
-    public override object? EntityMessage(object message) => message is SessionEnvelope e ? e.Message : message;
+    public override object? EntityMessage(object message) => message;
 }
 
 public static class SessionShardingHosting

@@ -23,7 +23,7 @@ public sealed class StreamingAnswers
     }
 
     /// <summary>Applies streamed text; returns the chunk for the browsers, or null when it is stale or does not fit.</summary>
-    public AiResponseChunkEvent? Apply(string taskId, int attempt, int offset, string text)
+    public AiResponseChunkDto? Apply(string taskId, int attempt, int offset, string text)
     {
         if (_answers.TryGetValue(taskId, out var a))
         {
@@ -38,17 +38,21 @@ public sealed class StreamingAnswers
         if (offset + text.Length > MaxChars) return null;
         a.Text.Length = offset;
         a.Text.Append(text);
-        return new AiResponseChunkEvent(taskId, attempt, offset, text);
+        return new AiResponseChunkDto(taskId, attempt, offset, text);
     }
 
     public string? Partial(string taskId) => _answers.TryGetValue(taskId, out var a) && a.Text.Length > 0 ? a.Text.ToString() : null;
+
+    /// <summary>The attempt whose text is held for this task (0: none).</summary>
+    public int AttemptOf(string taskId) => _answers.TryGetValue(taskId, out var a) ? a.Attempt : 0;
 
     /// <summary>The task has its outcome: the streamed text is no longer needed.</summary>
     public void Finished(string taskId) => _answers.Remove(taskId);
 
     public int Count => _answers.Count;
 
-    /// <summary>History items with the streamed-so-far text of unfinished ones (as <c>partial</c>).</summary>
-    public List<HistoryItem> WithPartials(IEnumerable<HistoryItem> items) =>
-        items.Select(i => i.Response is null && i.Error is null && Partial(i.TaskId) is { } p ? i with { Partial = p } : i).ToList();
+    /// <summary>A session's questions as the browser sees them, with the streamed-so-far text of open ones (as <c>partial</c>).</summary>
+    public List<HistoryItemDto> History(IEnumerable<QuestionRecord> questions) =>
+        questions.Select(q => new HistoryItemDto(q.TaskId, q.Query, q.Answer, q.Error, q.WorkerId, q.ProcessingTimeMs, q.Provider,
+            q.AskedAt, q.Retryable, q.IsOpen ? Partial(q.TaskId) : null)).ToList();
 }

@@ -23,7 +23,7 @@ public sealed record MqttConnectionSettings(
 /// One MQTT client that stays connected: connects with backoff, resubscribes and re-announces after every
 /// reconnect. MQTTnet v5 has no managed client, so this is the one reconnect loop master and workers share.
 /// </summary>
-public sealed class MqttConnection : IAsyncDisposable
+public sealed class MqttConnection : IMqttPublisher, IAsyncDisposable
 {
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);

@@ -27,10 +27,10 @@ public sealed class MqttLogSink : ILoggerProvider
     }
 
     /// <summary>Starts publishing buffered and future lines on <paramref name="topic"/> through <paramref name="connection"/>.</summary>
-    public void Attach(MqttConnection connection, string topic) =>
+    public void Attach(IMqttPublisher connection, string topic) =>
         _pump ??= Task.Run(() => PumpAsync(connection, topic, _stop.Token));
 
-    private async Task PumpAsync(MqttConnection connection, string topic, CancellationToken ct)
+    private async Task PumpAsync(IMqttPublisher connection, string topic, CancellationToken ct)
     {
         try
         {
