@@ -160,7 +160,8 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         Command<ReceiveTimeout>(_ =>
         {
             if (!IsIdle) return;
-            _log.LogDebug("Session {SessionId} passivated", _sessionId);
+            _log.LogInformation("Session {SessionId} passivated after {IdleTimeout} without a browser", _sessionId,
+                _everConnected ? _settings.IdleTimeout : IdleWithoutBrowser);
             Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
         });
     }
