@@ -52,6 +52,12 @@ public sealed class SessionState(int maxQuestions = int.MaxValue)
                 Replace(q, q with { Error = f.Error, Retryable = f.Retryable, WorkerId = f.WorkerId, FinishedAt = f.FailedAt });
                 Trim();
                 break;
+            case Serialization.LegacyOutcomeRecorded { Record: var r }:
+                // Version 0.1.0's outcome: it may come before its question, so it brings the question along.
+                if (Find(r.TaskId) is { IsOpen: true } open) Replace(open, r with { Query = open.Query, AskedAt = open.AskedAt });
+                else if (Find(r.TaskId) is null) Add(r);
+                Trim();
+                break;
         }
     }
 
