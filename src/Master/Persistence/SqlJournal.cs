@@ -48,6 +48,16 @@ public sealed class SqlJournal : AsyncWriteJournal
     public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken) =>
         _database.HighestSequenceNrAsync(persistenceId);
 
+    /// <summary>Akka's journal health check, from what the writer reports: unhealthy while write batches keep failing.</summary>
+    public override Task<PersistenceHealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        var health = _database.Health;
+        return Task.FromResult(health.ConsecutiveFailedBatches == 0
+            ? new PersistenceHealthCheckResult(PersistenceHealthStatus.Healthy, $"{health.QueuedRows} row(s) waiting")
+            : new PersistenceHealthCheckResult(PersistenceHealthStatus.Unhealthy,
+                $"{health.ConsecutiveFailedBatches} write batch(es) failed in a row, the last with {health.LastError?.Type}: {health.LastError?.Message}"));
+    }
+
     protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
         _database.DeleteToAsync(persistenceId, toSequenceNr);
 }

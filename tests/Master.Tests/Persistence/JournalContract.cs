@@ -215,6 +215,8 @@ public abstract class JournalContract
         Assert.Equal("lost", failed.Event);
         Assert.Equal(1, host.Health.ConsecutiveFailedBatches);
         Assert.Equal(failed.Cause.GetType().FullName, host.Health.LastError?.Type);
+        var check = await Akka.Persistence.Persistence.Instance.Apply(host.Sys).CheckJournalHealthAsync("akka.persistence.journal.aisystem-sql", default);
+        Assert.Equal(PersistenceHealthStatus.Unhealthy, check.Status);
     }
 
     [Fact]
