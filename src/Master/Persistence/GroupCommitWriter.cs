@@ -56,10 +56,10 @@ internal sealed class GroupCommitWriter : IDisposable
         lock (_gate)
         {
             if (_stopping) return Task.FromException(new ObjectDisposedException(nameof(GroupCommitWriter), "The journal is shutting down: the write was not taken."));
+            _health.RowsQueued(pending.RowCount); // before the writer can take it, so the count never goes below zero
             _queue.Enqueue(pending);
             if (_idle) Monitor.Pulse(_gate);
         }
-        _health.RowsQueued(pending.RowCount);
         return pending.Done.Task;
     }
 

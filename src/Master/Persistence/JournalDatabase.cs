@@ -192,7 +192,7 @@ public abstract class JournalDatabase : IDisposable
         {
             return await operation;
         }
-        catch (Exception error)
+        catch (Exception error) when (error is not ObjectDisposedException) // shutting down is not a failure
         {
             Health.Failed(error, DateTimeOffset.UtcNow);
             throw;

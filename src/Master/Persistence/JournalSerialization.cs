@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Persistence;
+using Akka.Persistence.Journal;
 using AkkaSerialization = Akka.Serialization.Serialization;
 
 namespace AiSystem.Master.Persistence;
@@ -21,7 +22,9 @@ internal static class JournalSerialization
 
     public static JournalRow ToRow(ActorSystem system, IPersistentRepresentation persistent, long nowTicks)
     {
-        var (bytes, manifest, serializerId) = Serialize(system, persistent.Payload);
+        // We write no tags: a tagging adapter's wrapper is dropped, its payload stored.
+        var payload = persistent.Payload is Tagged tagged ? tagged.Payload : persistent.Payload;
+        var (bytes, manifest, serializerId) = Serialize(system, payload);
         return new JournalRow(persistent.PersistenceId, persistent.SequenceNr, persistent.Timestamp != 0 ? persistent.Timestamp : nowTicks,
             bytes, manifest, serializerId, persistent.WriterGuid);
     }

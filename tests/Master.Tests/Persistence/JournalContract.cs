@@ -49,8 +49,15 @@ public abstract class JournalContract
         await using (var host = await StartAsync(Database))
         {
             var actors = Enumerable.Range(0, Actors).Select(i => host.Actor($"session-many-{i}")).ToList();
-            await Task.WhenAll(actors.Select((a, i) =>
-                AskAsync<EventsPersisted>(a, new PersistEvents([.. Enumerable.Range(1, Each).Select(n => $"{i}:{n}")], Async: true))));
+            await Task.WhenAll(actors.Select(StateAsync)); // all recovered: from here on the writes start together
+            // Every event its own PersistAsync, all sent at once; the last reply of each actor comes after its 40 writes.
+            var last = new List<Task<EventsPersisted>>();
+            for (var i = 0; i < Actors; i++)
+            {
+                for (var n = 1; n < Each; n++) actors[i].Tell(new PersistEvents([$"{i}:{n}"], Async: true));
+                last.Add(AskAsync<EventsPersisted>(actors[i], new PersistEvents([$"{i}:{Each}"], Async: true)));
+            }
+            Assert.All(await Task.WhenAll(last), p => Assert.Equal(Each, p.LastSequenceNr));
             Assert.Equal(Actors * Each, host.Health.CommittedRows);
             Assert.True(host.Health.CommittedBatches < Actors * Each / 4,
                 $"{host.Health.CommittedBatches} transactions for {Actors * Each} rows: the writes were not grouped");

@@ -65,7 +65,8 @@ public sealed class JournalTestActor : ReceivePersistentActor
                 _events.Add(e);
                 if (--left == 0) sender.Tell(new EventsPersisted(LastSequenceNr));
             }
-            if (p.Async) PersistAllAsync(p.Events, Handle);
+            if (p.Async && p.Events.Count == 1) PersistAsync(p.Events[0], Handle);
+            else if (p.Async) PersistAllAsync(p.Events, Handle);
             else PersistAll(p.Events, Handle);
         });
         Command<GetState>(_ => Sender.Tell(new ActorState(_events.ToList(), LastSequenceNr, _snapshot, _snapshotSequenceNr)));
