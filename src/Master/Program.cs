@@ -48,6 +48,7 @@ builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
 builder.Services.AddSingleton<IJournalIndex>(_ => SqlJournalIndex.From(persistence, builder.Environment.ContentRootPath));
 
 builder.Services.AddSingleton<MasterMetrics>();
+builder.Services.AddJournalServices(persistence, builder.Environment.ContentRootPath);
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)

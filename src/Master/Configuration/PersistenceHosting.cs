@@ -1,80 +1,35 @@
+using Akka.Actor;
 using Akka.Hosting;
-using Akka.Persistence.Hosting;
-using Akka.Persistence.Sql.Hosting;
-using LinqToDB;
+using AiSystem.Master.Persistence;
 
 namespace AiSystem.Master.Configuration;
 
 public static class PersistenceHosting
 {
     /// <summary>
-    /// Journal and snapshots in SQL (Akka.Persistence.Sql): an embedded SQLite file by default, PostgreSQL for
-    /// production. Tables are created on first start.
+    /// Journal and snapshots in SQL through our own plugins (<see cref="SqlJournal"/>, <see cref="SqlSnapshotStore"/>):
+    /// an embedded SQLite file by default, PostgreSQL for production. Tables are created on first use, the same ones
+    /// Akka.Persistence.Sql created, so older databases open unchanged.
     /// </summary>
     public static AkkaConfigurationBuilder WithAiPersistence(this AkkaConfigurationBuilder builder, PersistenceOptions options, string contentRoot)
     {
-        var (connectionString, provider) = Resolve(options, contentRoot);
-        if (provider != ProviderName.SQLiteMS)
-            return builder.WithSqlPersistence(connectionString, provider, PersistenceMode.Both, autoInitialize: true);
-
-        UseWriteAheadLog(connectionString);
-        // SQLite has one writer at a time. When two connections write at once, SQLite answers SQLITE_BUSY and
-        // Microsoft.Data.Sqlite retries after sleeping 150 ms: the benchmark's profile showed those sleeps as most of
-        // the time. So: one journal write batch at a time (the plugin's default is 3; each batch holds many events),
-        // and every connection waits for the lock inside SQLite (busy_timeout, millisecond back-off) instead.
-        var data = new DataOptions().UseConnectionString(provider, connectionString).UseInterceptor(new SqliteConnectionSetup());
-        builder.WithSqlPersistence(
-            new Akka.Persistence.Sql.Hosting.SqlJournalOptions(isDefaultPlugin: true)
-            {
-                ConnectionString = connectionString, ProviderName = provider, AutoInitialize = true, DataOptions = data,
-            },
-            new Akka.Persistence.Sql.Hosting.SqlSnapshotOptions(isDefaultPlugin: true)
-            {
-                ConnectionString = connectionString, ProviderName = provider, AutoInitialize = true, DataOptions = data,
-            });
-        return builder.AddHocon("akka.persistence.journal.sql.parallelism = 1", HoconAddMode.Prepend);
+        builder.AddSetup(new SqlPersistenceSetup(Resolve(options, contentRoot)));
+        return builder.AddHocon(SqlPersistenceSetup.Hocon, HoconAddMode.Prepend);
     }
 
     /// <summary>
-    /// Per connection: wait up to 10 s for the write lock inside SQLite, and with write-ahead logging sync at
-    /// checkpoints rather than at every commit (<c>synchronous=NORMAL</c>: a commit survives the process being killed,
-    /// the last ones may not survive the machine losing power).
+    /// <see cref="JournalIndex"/> (queries outside actors, same database) and <see cref="JournalHealth"/> (what the
+    /// plugins report) in DI, for recovery, readiness and metrics.
     /// </summary>
-    private sealed class SqliteConnectionSetup : LinqToDB.Interceptors.ConnectionInterceptor
+    public static IServiceCollection AddJournalServices(this IServiceCollection services, PersistenceOptions options, string contentRoot)
     {
-        private const string Pragmas = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
-
-        public override void ConnectionOpened(LinqToDB.Interceptors.ConnectionEventData eventData, System.Data.Common.DbConnection connection)
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = Pragmas;
-            command.ExecuteNonQuery();
-        }
-
-        public override async Task ConnectionOpenedAsync(LinqToDB.Interceptors.ConnectionEventData eventData, System.Data.Common.DbConnection connection,
-            CancellationToken cancellationToken)
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = Pragmas;
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
+        var connection = Resolve(options, contentRoot);
+        services.AddSingleton(new JournalIndex(connection));
+        services.AddSingleton(sp => SqlPersistence.Get(sp.GetRequiredService<ActorSystem>()).Health);
+        return services;
     }
 
-    /// <summary>
-    /// Write-ahead logging: a commit appends to the log instead of rewriting pages through a rollback journal (about a
-    /// third of the time per commit here), and readers (recovery, snapshots) no longer block the writer. The mode is
-    /// stored in the database file, so setting it once before the plugin opens the file is enough.
-    /// </summary>
-    private static void UseWriteAheadLog(string connectionString)
-    {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection(connectionString);
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;";
-        command.ExecuteScalar();
-    }
-
-    public static (string ConnectionString, string Provider) Resolve(PersistenceOptions options, string contentRoot)
+    public static JournalConnection Resolve(PersistenceOptions options, string contentRoot)
     {
         switch (options.Provider.Trim().ToLowerInvariant())
         {
@@ -86,13 +41,13 @@ public static class PersistenceHosting
                     Directory.CreateDirectory(folder);
                     cs = $"Data Source={Path.Combine(folder, "aisystem.db")}";
                 }
-                return (cs, ProviderName.SQLiteMS);
+                return new JournalConnection(JournalProvider.Sqlite, cs);
             case "postgresql" or "postgres":
                 if (string.IsNullOrWhiteSpace(options.ConnectionString))
                     throw new OptionsValidationException("Persistence__ConnectionString is required with Persistence__Provider=postgresql.");
                 var postgres = new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString);
                 if (!string.IsNullOrEmpty(options.Password)) postgres.Password = options.Password;
-                return (postgres.ConnectionString, ProviderName.PostgreSQL15);
+                return new JournalConnection(JournalProvider.PostgreSql, postgres.ConnectionString);
             default:
                 throw new OptionsValidationException($"Persistence__Provider must be sqlite or postgresql, got '{options.Provider}'.");
         }

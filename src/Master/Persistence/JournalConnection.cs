@@ -1,0 +1,67 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace AiSystem.Master.Persistence;
+
+public enum JournalProvider
+{
+    Sqlite,
+    PostgreSql,
+}
+
+/// <summary>
+/// Where the journal lives. <see cref="ToString"/> names only the provider: the connection string may hold a password.
+/// </summary>
+public sealed record JournalConnection(JournalProvider Provider, string ConnectionString)
+{
+    /// <summary>How long a SQLite connection waits inside SQLite for the write lock (no 150 ms sleeps in the driver).</summary>
+    public const int SqliteBusyTimeoutMs = 10_000;
+
+    /// <summary>A pooled connection, open and set up (SQLite: wait for the lock inside SQLite).</summary>
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        DbConnection connection = Provider == JournalProvider.Sqlite ? new SqliteConnection(ConnectionString) : new NpgsqlConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            if (Provider == JournalProvider.Sqlite)
+            {
+                // Per connection (pooled ones keep it): a reader or writer waits for a lock instead of failing.
+                await using var pragma = connection.CreateCommand();
+                pragma.CommandText = $"PRAGMA busy_timeout = {SqliteBusyTimeoutMs};";
+                await pragma.ExecuteNonQueryAsync(cancellationToken);
+            }
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The same, synchronously: for the journal's writer thread, whose only job is to wait for its database.</summary>
+    public DbConnection Open()
+    {
+        DbConnection connection = Provider == JournalProvider.Sqlite ? new SqliteConnection(ConnectionString) : new NpgsqlConnection(ConnectionString);
+        try
+        {
+            connection.Open();
+            if (Provider == JournalProvider.Sqlite)
+            {
+                using var pragma = connection.CreateCommand();
+                pragma.CommandText = $"PRAGMA busy_timeout = {SqliteBusyTimeoutMs};";
+                pragma.ExecuteNonQuery();
+            }
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public override string ToString() => $"{Provider} journal";
+}
