@@ -45,7 +45,6 @@ builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 64 * 1024);
 builder.Services.AddGrpc();
 builder.Services.AddSingleton<ChatConnections>();
 builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
-builder.Services.AddSingleton<IJournalIndex>(_ => SqlJournalIndex.From(persistence, builder.Environment.ContentRootPath));
 
 builder.Services.AddSingleton<MasterMetrics>();
 builder.Services.AddJournalServices(persistence, builder.Environment.ContentRootPath);

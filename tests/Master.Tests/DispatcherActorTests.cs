@@ -184,7 +184,7 @@ public class DispatcherActorTests : TestKit
 
     private async Task<DispatcherSnapshot?> SavedSnapshot()
     {
-        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        var store = Akka.Persistence.Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
         var loaded = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(DispatcherActor.PersistenceIdValue, SnapshotSelectionCriteria.Latest, long.MaxValue));
         return loaded.Snapshot?.Snapshot as DispatcherSnapshot;
     }

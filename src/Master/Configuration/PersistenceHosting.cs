@@ -24,7 +24,9 @@ public static class PersistenceHosting
     public static IServiceCollection AddJournalServices(this IServiceCollection services, PersistenceOptions options, string contentRoot)
     {
         var connection = Resolve(options, contentRoot);
-        services.AddSingleton(new JournalIndex(connection));
+        var index = new JournalIndex(connection);
+        services.AddSingleton(index);
+        services.AddSingleton<Dispatch.IJournalIndex>(index);
         services.AddSingleton(sp => SqlPersistence.Get(sp.GetRequiredService<ActorSystem>()).Health);
         return services;
     }

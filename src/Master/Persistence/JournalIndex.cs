@@ -6,7 +6,7 @@ namespace AiSystem.Master.Persistence;
 /// What the journal holds, for the dispatcher's recovery and anything else outside actors: plain queries on the
 /// plugins' database (own pooled connections; SQLite's run off the caller's thread, since they block).
 /// </summary>
-public sealed class JournalIndex(JournalConnection connection)
+public sealed class JournalIndex(JournalConnection connection) : Dispatch.IJournalIndex
 {
     private volatile bool _schemaReady;
 

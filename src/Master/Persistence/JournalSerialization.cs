@@ -31,6 +31,9 @@ internal static class JournalSerialization
 
     public static object Deserialize(ActorSystem system, byte[] bytes, int? serializerId, string? manifest)
     {
+        // Version 0.1.0 wrote its sessions with Akka's Newtonsoft JSON and CLR type names: read them as today's records.
+        if (serializerId == Serialization.LegacyJournalFormat.NewtonsoftSerializerId && Serialization.LegacyJournalFormat.TryRead(bytes) is { } legacy)
+            return legacy;
         if (serializerId is { } id) return system.Serialization.Deserialize(bytes, id, manifest ?? "");
         // Rows written without a serializer id name their CLR type in the manifest.
         var type = Type.GetType(manifest ?? "", throwOnError: false)
