@@ -5,9 +5,23 @@ using System.Text;
 
 namespace AiSystem.Integration.Tests.Infrastructure;
 
-/// <summary>A real process started by a test: output captured, stopped (by pid, whole tree) on dispose.</summary>
+/// <summary>
+/// A real process started by a test: output captured, stopped (by pid, whole tree) on dispose. A test whose setup
+/// failed half way (xUnit then skips its DisposeAsync) must not leave processes behind: whatever is still running when
+/// the test host exits is killed then.
+/// </summary>
 public sealed class ChildProcess : IAsyncDisposable
 {
+    private static readonly ConcurrentDictionary<int, Process> Running = new();
+
+    static ChildProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var p in Running.Values)
+        {
+            try { if (!p.HasExited) p.Kill(entireProcessTree: true); } catch (Exception) { /* gone already */ }
+        }
+    };
+
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
 
@@ -44,6 +58,7 @@ public sealed class ChildProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) child._output.Enqueue(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) child._output.Enqueue(e.Data); };
         process.Start();
+        Running[process.Id] = process;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
@@ -116,6 +131,7 @@ public sealed class ChildProcess : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
+        Running.TryRemove(_process.Id, out _);
         _process.Dispose();
     }
 }
