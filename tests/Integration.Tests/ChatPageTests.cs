@@ -313,6 +313,7 @@ public sealed class ChatPageTests : IAsyncLifetime
         await Assertions.Expect(turn.Locator(".status")).ToHaveTextAsync("Not sent yet — it is sent once the page is connected…");
         Assert.Equal("", await page.InputValueAsync("#query"));
         Assert.Empty(link.Submits);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Repo.Artifacts("screenshots"), "chat-not-sent-yet.png") });
 
         link.Release();
         await Assertions.Expect(page.Locator("#connection-banner")).ToBeHiddenAsync(new() { Timeout = 15_000 });
@@ -335,6 +336,7 @@ public sealed class ChatPageTests : IAsyncLifetime
         await Assertions.Expect(turn.Locator(".status")).ToHaveTextAsync(
             "The question is too long (8005 characters; the limit is 8000). Shorten it and send it again.");
         await Assertions.Expect(turn.GetByRole(AriaRole.Button, new() { Name = "Send this question again" })).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Repo.Artifacts("screenshots"), "chat-refused.png") });
 
         // Edit: the text goes back to the box, the refused turn goes away; the edited question is a new one.
         await turn.GetByRole(AriaRole.Button, new() { Name = "Edit this question in the box and send it from there" }).ClickAsync();
