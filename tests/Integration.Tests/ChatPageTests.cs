@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using AiSystem.Integration.Tests.Infrastructure;
 using AiSystem.Worker.Tests;
 using Microsoft.Playwright;
@@ -8,7 +10,8 @@ namespace AiSystem.Integration.Tests;
 /// <summary>
 /// The chat page in Debian's Chromium against a real master and one real worker process: answers stream in word by
 /// word (the simulated model paced across 4 s, or the fake Gemini server's recorded-style SSE when the page sends a
-/// key), are rendered as sanitized Markdown, survive a reload mid-answer, and queue behind a busy worker.
+/// key), are rendered as sanitized Markdown, survive a reload mid-answer, queue behind a busy worker, show up in every
+/// tab of the session, and are asked exactly once when the connection drops around them.
 /// </summary>
 public sealed class ChatPageTests : IAsyncLifetime
 {
@@ -60,9 +63,11 @@ public sealed class ChatPageTests : IAsyncLifetime
         });
         """;
 
-    private async Task<(IPage Page, List<string> ConsoleErrors)> OpenAsync(int width = 1100, int height = 800)
+    /// <summary>A new browser (its own context, so its own session), or another tab of <paramref name="sameBrowserAs"/>.</summary>
+    private async Task<(IPage Page, List<string> ConsoleErrors)> OpenAsync(int width = 1100, int height = 800,
+        Func<IPage, Task>? beforeLoad = null, IPage? sameBrowserAs = null)
     {
-        var context = await _browser.NewContextAsync(new BrowserNewContextOptions
+        var context = sameBrowserAs?.Context ?? await _browser.NewContextAsync(new BrowserNewContextOptions
         {
             ViewportSize = new ViewportSize { Width = width, Height = height },
             Permissions = ["clipboard-read", "clipboard-write"],
@@ -70,7 +75,9 @@ public sealed class ChatPageTests : IAsyncLifetime
         var page = await context.NewPageAsync();
         var errors = new List<string>();
         page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); };
+        page.PageError += (_, e) => errors.Add(e);
         await page.AddInitScriptAsync(RecordUpdates);
+        if (beforeLoad is not null) await beforeLoad(page);
         await page.GotoAsync(_master.BaseUrl);
         await Assertions.Expect(page.Locator("#connection-state")).ToHaveAttributeAsync("data-state", "connected");
         return (page, errors);
@@ -230,6 +237,214 @@ public sealed class ChatPageTests : IAsyncLifetime
         Assert.Empty(unnamed);
         await Assertions.Expect(second).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
         Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task A_second_tab_of_the_session_shows_the_question_the_first_one_asked_and_its_answer()
+    {
+        var (first, firstErrors) = await OpenAsync();
+        await first.WaitForFunctionAsync("localStorage.getItem('aisystem.sessionId')");
+        var (second, secondErrors) = await OpenAsync(sameBrowserAs: first);
+        Assert.Equal(await first.EvaluateAsync<string>("localStorage.getItem('aisystem.sessionId')"),
+            await second.EvaluateAsync<string>("localStorage.getItem('aisystem.sessionId')"));
+
+        await AskAsync(first, "Asked in the first tab");
+        var asked = first.Locator("article.turn");
+        var shown = second.Locator("article.turn");
+        // TaskAccepted brings the question to the other tab, which then follows it like the tab that asked.
+        await Assertions.Expect(shown).ToHaveCountAsync(1, new() { Timeout = 15_000 });
+        await Assertions.Expect(shown.Locator(".question")).ToHaveTextAsync("Asked in the first tab");
+        Assert.Equal(await asked.GetAttributeAsync("data-task-id"), await shown.GetAttributeAsync("data-task-id"));
+        await Assertions.Expect(shown).ToHaveAttributeAsync("data-state", "streaming", new() { Timeout = 15_000 });
+        await Assertions.Expect(shown.Locator(".status")).ToHaveTextAsync("page-worker is writing…");
+        await Assertions.Expect(shown).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(asked).ToHaveAttributeAsync("data-state", "answered");
+        await Assertions.Expect(shown.Locator(".answer")).ToContainTextAsync("Asked in the first tab");
+        await Assertions.Expect(shown.Locator(".meta")).ToHaveTextAsync((await asked.Locator(".meta").TextContentAsync())!);
+        Assert.Equal(await asked.Locator(".answer").TextContentAsync(), await shown.Locator(".answer").TextContentAsync());
+        await Assertions.Expect(asked).ToHaveCountAsync(1);
+        Assert.Empty(firstErrors);
+        Assert.Empty(secondErrors);
+    }
+
+    [Fact]
+    public async Task A_question_whose_reply_was_lost_with_the_connection_is_sent_again_under_its_id_and_answered_once()
+    {
+        var link = new HubLink();
+        var (page, _) = await OpenAsync(beforeLoad: link.AttachAsync);
+        link.CutAfterNextSubmit();
+        await AskAsync(page, "Asked as the connection dropped");
+
+        // The call reached the server, its reply did not reach the page: the page says it sends it again...
+        var turn = page.Locator("article.turn");
+        await Assertions.Expect(page.Locator("#connection-state")).Not.ToHaveAttributeAsync("data-state", "connected");
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "sending");
+        await Assertions.Expect(turn.Locator(".status")).ToContainTextAsync("sent again once the page reconnects");
+        Assert.Single(link.Submits);
+
+        // ...and does once the connection is back: the same task id, one question, one answer.
+        link.Release();
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(turn).ToHaveCountAsync(1);
+        var taskId = await turn.GetAttributeAsync("data-task-id");
+        Assert.Equal(2, link.Submits.Count);
+        Assert.All(link.Submits, s => Assert.Equal(taskId, s.GetProperty("taskId").GetString()));
+        Assert.All(link.Submits, s => Assert.Equal("Asked as the connection dropped", s.GetProperty("query").GetString()));
+
+        // The session holds it once too.
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("article.turn")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("article.turn")).ToHaveAttributeAsync("data-state", "answered");
+        Assert.Equal(taskId, await page.Locator("article.turn").GetAttributeAsync("data-task-id"));
+    }
+
+    [Fact]
+    public async Task A_question_asked_while_disconnected_is_sent_once_the_page_is_back_and_answered_once()
+    {
+        var link = new HubLink();
+        var (page, _) = await OpenAsync(beforeLoad: link.AttachAsync);
+        await link.CutAsync();
+        await Assertions.Expect(page.Locator("#connection-state")).ToHaveAttributeAsync("data-state", "reconnecting");
+        await Assertions.Expect(page.Locator("#connection-banner")).ToBeVisibleAsync();
+
+        await AskAsync(page, "Asked while offline");
+        var turn = page.Locator("article.turn");
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "sending");
+        await Assertions.Expect(turn.Locator(".status")).ToHaveTextAsync("Not sent yet — it is sent once the page is connected…");
+        Assert.Equal("", await page.InputValueAsync("#query"));
+        Assert.Empty(link.Submits);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Repo.Artifacts("screenshots"), "chat-not-sent-yet.png") });
+
+        link.Release();
+        await Assertions.Expect(page.Locator("#connection-banner")).ToBeHiddenAsync(new() { Timeout = 15_000 });
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(turn).ToHaveCountAsync(1);
+        await Assertions.Expect(turn.Locator(".answer")).ToContainTextAsync("Asked while offline");
+        Assert.Single(link.Submits);
+        Assert.Equal(await turn.GetAttributeAsync("data-task-id"), link.Submits.Single().GetProperty("taskId").GetString());
+    }
+
+    [Fact]
+    public async Task A_refused_question_shows_the_servers_reason_on_its_turn_and_can_be_edited()
+    {
+        var (page, errors) = await OpenAsync();
+        var tooLong = "Why? " + new string('x', 8000);
+        await AskAsync(page, tooLong);
+
+        var turn = page.Locator("article.turn");
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "refused");
+        await Assertions.Expect(turn.Locator(".status")).ToHaveTextAsync(
+            "The question is too long (8005 characters; the limit is 8000). Shorten it and send it again.");
+        await Assertions.Expect(turn.GetByRole(AriaRole.Button, new() { Name = "Send this question again" })).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Repo.Artifacts("screenshots"), "chat-refused.png") });
+
+        // Edit: the text goes back to the box, the refused turn goes away; the edited question is a new one.
+        await turn.GetByRole(AriaRole.Button, new() { Name = "Edit this question in the box and send it from there" }).ClickAsync();
+        await Assertions.Expect(turn).ToHaveCountAsync(0);
+        Assert.Equal(tooLong, await page.InputValueAsync("#query"));
+        Assert.Equal("query", await page.EvaluateAsync<string>("document.activeElement.id"));
+        await AskAsync(page, "Why, in short?");
+        await Assertions.Expect(turn).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(turn.Locator(".question")).ToHaveTextAsync("Why, in short?");
+        Assert.Empty(errors);
+    }
+
+    /// <summary>
+    /// Stands between the page and the chat hub: forwards every WebSocket frame both ways and records the page's
+    /// SubmitQuery calls. It can cut the connection (at once, or right after the next SubmitQuery has reached the
+    /// server, so that its reply is lost) and then holds the page's reconnects until <see cref="Release"/>.
+    /// </summary>
+    private sealed class HubLink
+    {
+        private const char RecordSeparator = '\u001e';
+        private readonly object _gate = new();
+        private IWebSocketRoute? _page;
+        private IWebSocketRoute? _server;
+        private TaskCompletionSource _reconnects = Open();
+        private bool _cutAfterNextSubmit;
+        private bool _cut;
+
+        /// <summary>The argument of every SubmitQuery the page sent, in order.</summary>
+        public ConcurrentQueue<JsonElement> Submits { get; } = new();
+
+        public async Task AttachAsync(IPage page)
+        {
+            await page.RouteAsync(new Regex("/hubs/chat/negotiate"), async route =>
+            {
+                Task wait;
+                lock (_gate) wait = _reconnects.Task;
+                await wait;
+                await route.ContinueAsync();
+            });
+            await page.RouteWebSocketAsync(new Regex("/hubs/chat"), ws =>
+            {
+                var server = ws.ConnectToServer();
+                lock (_gate)
+                {
+                    (_page, _server, _cut) = (ws, server, false);
+                }
+                ws.OnMessage(frame =>
+                {
+                    if (frame.Text is null)
+                    {
+                        server.Send(frame.Binary!);
+                        return;
+                    }
+                    server.Send(frame.Text);
+                    var cutNow = false;
+                    foreach (var record in frame.Text.Split(RecordSeparator, StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        using var json = JsonDocument.Parse(record);
+                        if (!json.RootElement.TryGetProperty("target", out var target) || target.GetString() != "SubmitQuery") continue;
+                        Submits.Enqueue(json.RootElement.GetProperty("arguments")[0].Clone());
+                        lock (_gate)
+                        {
+                            cutNow = _cutAfterNextSubmit;
+                            _cutAfterNextSubmit = false;
+                        }
+                    }
+                    if (cutNow) _ = CutAsync();
+                });
+                server.OnMessage(frame =>
+                {
+                    lock (_gate)
+                        if (_cut && ReferenceEquals(_server, server)) return; // nothing more reaches the page once cut
+                    if (frame.Text is null) ws.Send(frame.Binary!);
+                    else ws.Send(frame.Text);
+                });
+            });
+        }
+
+        public void CutAfterNextSubmit()
+        {
+            lock (_gate) _cutAfterNextSubmit = true;
+        }
+
+        /// <summary>Closes the current connection on both sides; reconnects wait for <see cref="Release"/>.</summary>
+        public async Task CutAsync()
+        {
+            IWebSocketRoute page, server;
+            lock (_gate)
+            {
+                if (_reconnects.Task.IsCompleted) _reconnects = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _cut = true;
+                (page, server) = (_page!, _server!);
+            }
+            await server.CloseAsync();
+            await page.CloseAsync(new() { Code = 4000, Reason = "cut by the test" });
+        }
+
+        public void Release()
+        {
+            lock (_gate) _reconnects.TrySetResult();
+        }
+
+        private static TaskCompletionSource Open()
+        {
+            var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            open.SetResult();
+            return open;
+        }
     }
 
     /// <summary>A Gemini streamed reply (SSE) whose events carry these pieces of text.</summary>

@@ -1,0 +1,186 @@
+// The SignalR connection to the chat hub (docs/protocol.md §5.1): one at a time, always pointed at the session the page
+// knows (?session=), reconnecting on its own: first the client's automatic reconnect, then our own retry loop for as
+// long as it takes. "New conversation" replaces the connection; a generation number makes the old one's handlers and
+// its retry loop stand down.
+
+export const HUB_EVENTS = ["SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed"];
+
+/** Delays between our own start attempts once the client's automatic reconnect gave up (or the first start failed). */
+const RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 15000];
+/** The hub answers a SubmitQuery within 15 s or says why not; past this the connection is taken for dead. */
+const SUBMIT_TIMEOUT_MS = 20000;
+
+/**
+ * @param signalR the UMD global of the vendored client
+ * @param hubUrl () => the hub's absolute URL, with the current session id
+ * @param onEvent (name, payload) => void, for the current connection's hub events
+ * @param onState (state) => void: "connecting" | "connected" | "reconnecting" | "disconnected"
+ */
+export function createConnection({ signalR, hubUrl, onEvent, onState }) {
+  let connection = null;
+  let generation = 0;
+  let loopGeneration = -1; // the generation whose start loop is running, if any
+  let wakeRetry = null;
+  let state = "connecting";
+
+  function setState(next) {
+    state = next;
+    onState(next);
+  }
+
+  function build() {
+    const conn = new signalR.HubConnectionBuilder()
+      .withUrl(hubUrl())
+      .withAutomaticReconnect()
+      .configureLogging(signalR.LogLevel.Warning)
+      .build();
+    // Handlers of a connection that has been replaced do nothing.
+    for (const name of HUB_EVENTS) {
+      conn.on(name, (payload) => {
+        if (conn === connection) onEvent(name, payload);
+      });
+    }
+    conn.onreconnecting(() => {
+      if (conn !== connection) return;
+      setState("reconnecting");
+      // The first connection of a new session was made without ?session=: point every reconnect attempt at the
+      // session the server gave us, so that it resumes it.
+      try {
+        conn.baseUrl = hubUrl();
+      } catch {
+        // only possible outside the Reconnecting state; the old URL is then used
+      }
+    });
+    conn.onreconnected(() => {
+      if (conn === connection) setState("connected");
+    });
+    conn.onclose(() => {
+      if (conn !== connection) return;
+      setState("disconnected");
+      startLoop();
+    });
+    return conn;
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        if (wakeRetry === done) wakeRetry = null;
+        resolve();
+      }
+      wakeRetry = done;
+    });
+  }
+
+  /** Starts the current connection, retrying for as long as it stays the current one. */
+  async function startLoop() {
+    const gen = generation;
+    if (loopGeneration === gen) return; // already running for this connection
+    loopGeneration = gen;
+    try {
+      for (let attempt = 0; gen === generation; attempt++) {
+        const conn = connection;
+        if (conn.state !== signalR.HubConnectionState.Disconnected) return;
+        setState("connecting");
+        try {
+          conn.baseUrl = hubUrl();
+          await conn.start();
+          if (gen === generation) setState("connected");
+          return;
+        } catch {
+          if (gen !== generation) return;
+          setState("disconnected");
+          await sleep(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]);
+        }
+      }
+    } finally {
+      if (loopGeneration === gen) loopGeneration = -1;
+    }
+  }
+
+  return {
+    get state() {
+      return state;
+    },
+
+    /** The connection is up (a SubmitQuery can be made now). */
+    get connected() {
+      return !!connection && connection.state === signalR.HubConnectionState.Connected;
+    },
+
+    start() {
+      connection = build();
+      setState("connecting");
+      startLoop();
+    },
+
+    /** Drops the current connection and connects again (with the session id hubUrl gives now). */
+    async restart() {
+      generation++;
+      const old = connection;
+      connection = build();
+      setState("connecting");
+      wake(); // a retry loop of the old connection wakes up, sees the new generation and ends
+      if (old) {
+        try {
+          await old.stop();
+        } catch {
+          // it was not running
+        }
+      }
+      startLoop();
+    },
+
+    /** Cuts a retry delay short (the browser is back online, the tab is visible again). */
+    wake,
+
+    /**
+     * SubmitQuery({ query, apiKey, taskId }) on the current connection. Rejects with a SubmitError: refused when the
+     * server said no (its message is for the user), otherwise the connection dropped or the call timed out.
+     */
+    async submit(request) {
+      const conn = connection;
+      if (!conn || conn.state !== signalR.HubConnectionState.Connected) throw new SubmitError(false, "not connected");
+      let timer = 0;
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new SubmitError(false, "no answer in time")), SUBMIT_TIMEOUT_MS);
+      });
+      try {
+        return await Promise.race([conn.invoke("SubmitQuery", request), timeout]);
+      } catch (err) {
+        throw err instanceof SubmitError ? err : classify(err);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+
+  function wake() {
+    if (wakeRetry) wakeRetry();
+  }
+}
+
+export class SubmitError extends Error {
+  constructor(refused, message) {
+    super(message);
+    this.refused = refused;
+  }
+}
+
+const INVOKE_PREFIX = /^An unexpected error occurred invoking '[^']*' on the server\.\s*/;
+
+/** What a failed invoke means: the server refused (HubException, or an error of its own) or the call was lost. */
+export function classify(err) {
+  const raw = err && err.message != null ? String(err.message) : String(err ?? "");
+  if (INVOKE_PREFIX.test(raw)) {
+    // A HubException reaches the browser as "An unexpected error occurred invoking 'SubmitQuery' on the server.
+    // HubException: <text>"; any other server error as the prefix alone.
+    const text = raw.replace(INVOKE_PREFIX, "").replace(/^HubException:\s*/, "").trim();
+    return new SubmitError(true, text || "The server could not take your question. Please try again in a moment.");
+  }
+  // "Invocation canceled due to the underlying connection being closed.", "Cannot send data if the connection is
+  // not in the 'Connected' State.", a stopped connection: the question is sent again once the connection is back.
+  return new SubmitError(false, raw);
+}
