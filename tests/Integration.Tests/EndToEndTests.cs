@@ -110,4 +110,27 @@ public sealed class EndToEndTests : IAsyncLifetime
         await Poll.UntilAsync(() => browser.Answers.Count == 1, TimeSpan.FromSeconds(30), "the answer", Diagnostics);
         Assert.Equal(ok.Str("taskId"), browser.Answers[0].Str("taskId"));
     }
+
+    [Fact]
+    public async Task A_question_sent_again_with_its_task_id_is_the_same_question_and_gets_one_answer()
+    {
+        var browser = await ChatClient.ConnectAsync(_master.BaseUrl);
+        _browsers.Add(browser);
+        var taskId = Guid.NewGuid().ToString("D");
+
+        // The page sends, times out and sends again (even while the first is still being stored), then once more later.
+        var both = await Task.WhenAll(browser.SubmitAsync("Only once, please", taskId, null), browser.SubmitAsync("Only once, please", taskId, null));
+        Assert.All(both, r => Assert.Equal(taskId, r.Str("taskId")));
+        await Poll.UntilAsync(() => browser.Answers.Count == 1, TimeSpan.FromSeconds(30), "the answer", Diagnostics);
+        Assert.Equal("answered", (await browser.SubmitAsync("Only once, please", taskId, null)).Str("status"));
+
+        Assert.Equal(taskId, Assert.Single(browser.Payloads("TaskAccepted")).Str("taskId"));
+        await using var reload = await ChatClient.ConnectAsync(_master.BaseUrl, browser.SessionId);
+        Assert.Equal(taskId, Assert.Single(reload.Started.GetProperty("history").EnumerateArray()).Str("taskId"));
+        Assert.Single(browser.Answers);
+
+        // An id that is not a lowercase UUID is refused with what to send instead.
+        var bad = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => browser.SubmitAsync("hello", "NOT-A-UUID", null));
+        Assert.Contains("UUID", bad.Message);
+    }
 }

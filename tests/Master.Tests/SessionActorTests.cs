@@ -36,7 +36,12 @@ public class SessionActorTests : TestKit
     private SessionStartedDto Attach(IActorRef session, string connection = "c1")
     {
         session.Tell(new AttachConnection(SessionId, true, connection, _node), TestActor);
-        return ExpectMsg<SessionStartedDto>();
+        var started = ExpectMsg<SessionStartedDto>();
+        // The same goes to the browser, first in its connection's queue.
+        var pushed = _browser.ExpectMsg<PushToBrowsers>();
+        Assert.Equal([connection], pushed.ConnectionIds);
+        Assert.Same(started, pushed.Event);
+        return started;
     }
 
     private IBrowserEvent Pushed() => _browser.ExpectMsg<PushToBrowsers>().Event;

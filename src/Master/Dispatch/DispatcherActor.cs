@@ -102,8 +102,13 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     LogRefused(t.TaskId, t.SessionId, admission.Error!);
                     Sender.Tell(new TaskRefused(t.SessionId, t.TaskId, admission.Error!));
                     break;
-                case AdmissionStatus.AlreadyFinished:
+                case AdmissionStatus.AlreadyFinished when m.Resubmitted:
+                    // A late resubmission of a question whose outcome its session has stored meanwhile: nothing to do.
                     Sender.Tell(new TaskAdmitted(t.SessionId, t.TaskId, new TaskStatusView(TaskStatusView.Answered, null, null, 0)));
+                    break;
+                case AdmissionStatus.AlreadyFinished:
+                    // A new question under the id of a finished one (of this session or another): never a second answer.
+                    Sender.Tell(new TaskRefused(t.SessionId, t.TaskId, "This task id was used for an earlier question. Send the question again with a new id."));
                     break;
                 default:
                     Sender.Tell(new TaskAdmitted(t.SessionId, t.TaskId, admission.Task!));

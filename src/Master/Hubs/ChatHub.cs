@@ -22,11 +22,21 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         var resuming = SessionIds.IsValid(requested);
         var sessionId = resuming ? requested! : SessionIds.New();
         var node = Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
-        var started = await sessions.ActorRef.Ask<SessionStartedDto>(new AttachConnection(sessionId, resuming, Context.ConnectionId, node), AskTimeout);
-        Context.Items[SessionKey] = started.SessionId;
+        // The push actor knows the connection before the session does: SessionStarted and everything after it reach
+        // the browser through that one per-connection queue, in order, and none is dropped as "unknown connection".
+        Context.Items[SessionKey] = sessionId;
         connections.Add(Context);
-        pushes.ActorRef.Tell(new ConnectionOpened(Context.ConnectionId, started.SessionId));
-        await Clients.Caller.SendAsync(HubEvents.SessionStarted, started);
+        pushes.ActorRef.Tell(new ConnectionOpened(Context.ConnectionId, sessionId));
+        try
+        {
+            await sessions.ActorRef.Ask<SessionStartedDto>(new AttachConnection(sessionId, resuming, Context.ConnectionId, node), AskTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            connections.Remove(Context.ConnectionId);
+            pushes.ActorRef.Tell(new ConnectionClosed(Context.ConnectionId));
+            throw new HubException("The server is busy and could not open your session in time. Reload the page in a moment.");
+        }
     }
 
     public override Task OnDisconnectedAsync(Exception? exception)

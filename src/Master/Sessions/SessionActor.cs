@@ -87,7 +87,10 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             _connections[m.ConnectionId] = m.NodeAddress;
             _everConnected = true;
             UpdateIdleTimer();
-            Sender.Tell(new SessionStartedDto(_sessionId, m.Requested && LastSequenceNr > 0, _streaming.History(_state.Questions)));
+            var started = new SessionStartedDto(_sessionId, m.Requested && LastSequenceNr > 0, _streaming.History(_state.Questions));
+            // First in the connection's queue: every later event of this session comes after it.
+            Send(m.NodeAddress, new PushToBrowsers([m.ConnectionId], started));
+            Sender.Tell(started);
         });
 
         Command<DetachConnection>(m =>
@@ -360,5 +363,7 @@ public static class TaskIds
 {
     public static string New() => Guid.NewGuid().ToString("D");
 
-    public static bool IsValid(string? candidate) => Guid.TryParseExact(candidate, "D", out _);
+    /// <summary>Lowercase 8-4-4-4-12 only: ids are compared exactly, so one question has one spelling.</summary>
+    public static bool IsValid(string? candidate) =>
+        Guid.TryParseExact(candidate, "D", out var id) && string.Equals(id.ToString("D"), candidate, StringComparison.Ordinal);
 }

@@ -7,7 +7,7 @@ namespace AiSystem.Integration.Tests.Infrastructure;
 /// <summary>A browser as the hub sees it: the SignalR .NET client, recording every event with its raw JSON.</summary>
 public sealed class ChatClient : IAsyncDisposable
 {
-    private static readonly string[] EventNames = ["SessionStarted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed"];
+    private static readonly string[] EventNames = ["SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed"];
 
     private readonly HubConnection _connection;
     private readonly TaskCompletionSource<JsonElement> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,6 +41,10 @@ public sealed class ChatClient : IAsyncDisposable
 
     public Task<JsonElement> SubmitAsync(string query, string? apiKey = null) =>
         _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey });
+
+    /// <summary>As the page does: with its own task id (sending the same id again is the same question).</summary>
+    public Task<JsonElement> SubmitAsync(string query, string taskId, string? apiKey) =>
+        _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey, taskId });
 
     public IReadOnlyList<JsonElement> Payloads(string eventName) =>
         Events.Where(e => e.Name == eventName).Select(e => e.Payload).ToList();
