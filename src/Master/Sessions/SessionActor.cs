@@ -140,7 +140,10 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         {
             if (_pending.TryGetValue(m.Outcome.TaskId, out var p))
             {
-                p.EarlyOutcome = (m.Outcome, Sender); // recorded right after its question
+                // Faster than the question's own write: journaled right behind it (the journal keeps our order), in the
+                // same batch when it can be. Not admitted yet: kept until it is.
+                if (p.Writing) Write(SessionState.EventFor(m.Outcome), Sender);
+                else p.EarlyOutcome = (m.Outcome, Sender);
                 return;
             }
             Record(m.Outcome, Sender);
@@ -231,11 +234,12 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
                     p.Status.Position, null));
                 Push(new TaskAcceptedDto(e.TaskId, e.Query, e.AskedAt));
                 PushStatus(e.TaskId, p.Status);
-                if (_streaming.Partial(e.TaskId) is { } text) Push(new AiResponseChunkDto(e.TaskId, _streaming.AttemptOf(e.TaskId), 0, text));
+                if (_streaming.Partial(e.TaskId) is { } text && !_recording.Contains(e.TaskId))
+                    Push(new AiResponseChunkDto(e.TaskId, _streaming.AttemptOf(e.TaskId), 0, text));
                 AfterWrite();
-                if (p.EarlyOutcome is var (outcome, confirmTo)) Record(outcome, confirmTo);
                 EnsureResubmitTimer();
             });
+            if (p.EarlyOutcome is var (outcome, confirmTo)) Write(SessionState.EventFor(outcome), confirmTo);
             return;
         }
         if (_open.ContainsKey(m.TaskId))
@@ -259,7 +263,13 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             confirmTo.Tell(new OutcomeStored(outcome.TaskId));
             return;
         }
-        _recording.Add(outcome.TaskId);
+        Write(e, confirmTo);
+    }
+
+    /// <summary>Journals an outcome, then tells the browsers, then confirms: nobody sees an answer that could be lost.</summary>
+    private void Write(ISessionEvent e, IActorRef confirmTo)
+    {
+        if (!_recording.Add(e.TaskId)) return;
         PersistAsync(e, written =>
         {
             _state.Apply(written);

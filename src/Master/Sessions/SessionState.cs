@@ -24,13 +24,12 @@ public sealed class SessionState(int maxQuestions = int.MaxValue)
     /// The event that records this outcome, or null when there is nothing to record: the question is not one of ours
     /// (it was never stored), or it has its outcome already (exactly one answer per question).
     /// </summary>
-    public ISessionEvent? Record(TaskOutcome o)
-    {
-        if (Find(o.TaskId) is not { IsOpen: true }) return null;
-        return o.Error is null
-            ? new QuestionAnswered(o.TaskId, o.Answer ?? "", o.WorkerId, o.Provider, o.ProcessingTimeMs, o.FinishedAt)
-            : new QuestionFailed(o.TaskId, o.Error, o.Retryable, string.IsNullOrEmpty(o.WorkerId) ? null : o.WorkerId, o.FinishedAt);
-    }
+    public ISessionEvent? Record(TaskOutcome o) => Find(o.TaskId) is { IsOpen: true } ? EventFor(o) : null;
+
+    /// <summary>The event recording <paramref name="o"/>, for a question known to be open (stored, or being stored now).</summary>
+    public static ISessionEvent EventFor(TaskOutcome o) => o.Error is null
+        ? new QuestionAnswered(o.TaskId, o.Answer ?? "", o.WorkerId, o.Provider, o.ProcessingTimeMs, o.FinishedAt)
+        : new QuestionFailed(o.TaskId, o.Error, o.Retryable, string.IsNullOrEmpty(o.WorkerId) ? null : o.WorkerId, o.FinishedAt);
 
     public void Apply(ISessionEvent e)
     {
