@@ -578,7 +578,8 @@ def judge(r):
         rss = max(c["master_peak_rss_mib"], c.get("master_vmhwm_mib") or 0)
         out.append({"target": "master RSS ≤ 1 GiB (with the 10,000 sessions)",
                     "measured": f"{rss} MiB peak (VmHWM) with {c['connected']} sessions",
-                    "met": full and c["connected"] == c["sessions"] and rss <= T["rss_mib"], "not_shown": not full and rss <= T["rss_mib"]})
+                    "met": full and c["connected"] == c["sessions"] and rss <= T["rss_mib"],
+                    "not_shown": (not full or c["connected"] < c["sessions"]) and rss <= T["rss_mib"]})
     fo = r.get("failover")
     if fo:
         out.append({"target": "(issue 8) a killed worker's task re-assigned within 1 s", "measured": f"worst {fo['max_reassigned_ms']} ms of {fo['trials']}",
@@ -590,7 +591,7 @@ def judge(r):
 # The .md.
 
 def verdict(t):
-    return "met" if t["met"] else "not shown here (fewer sessions than the target)" if t.get("not_shown") else "**not met**"
+    return "met" if t["met"] else "not shown here (fewer sessions than the target connected)" if t.get("not_shown") else "**not met**"
 
 
 def side_by_side(r):

@@ -306,4 +306,4 @@ gen charts --results "$out.json" --prefix "$out" > "$scratch/charts.json" 2>"$sc
 report markdown "$out.json" "$out.md"
 report summary "$out.json"
 say "Done in $((SECONDS - START)) s: $out.md, $out.json, $(python3 -c "import json;print(', '.join(json.load(open('$scratch/charts.json'))))" 2>/dev/null)"
-[ "$QUICK" = 1 ] && say "scratch directory (kept for --quick): $scratch"
+if [ "$QUICK" = 1 ] || [ -n "${KEEP_SCRATCH:-}" ]; then say "scratch directory (kept): $scratch"; fi

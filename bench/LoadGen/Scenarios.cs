@@ -116,25 +116,31 @@ public static class Scenarios
         var asking = 1;
         var window = Task.Run(async () =>
         {
-            await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (windowStart - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / freq)));
-            var utcStart = DateTime.UtcNow.Ticks;
-            var cpu0 = ProcSampler.Read(masterPid, 0);
-            var self0 = Process.GetCurrentProcess().TotalProcessorTime;
-            if (windowFile is not null) await File.WriteAllTextAsync(windowFile, utcStart.ToString());
-            var sampler = new ProcSampler(masterPid);
-            for (var s = 1; s <= seconds; s++)
+            try
             {
-                var until = windowStart + s * freq;
-                var wait = until - Stopwatch.GetTimestamp();
-                if (wait > 0) await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / freq));
-                if (s % 5 == 0 || s == seconds) Progress($"throughput: {s}/{seconds} s of the window, {Interlocked.Read(ref answered)} answered in it");
+                await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (windowStart - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / freq)));
+                var utcStart = DateTime.UtcNow.Ticks;
+                var cpu0 = ProcSampler.Read(masterPid, 0);
+                var self0 = Process.GetCurrentProcess().TotalProcessorTime;
+                if (windowFile is not null) await File.WriteAllTextAsync(windowFile, utcStart.ToString());
+                var sampler = new ProcSampler(masterPid);
+                for (var s = 1; s <= seconds; s++)
+                {
+                    var wait = windowStart + s * freq - Stopwatch.GetTimestamp();
+                    if (wait > 0) await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / freq));
+                    if (s % 5 == 0 || s == seconds) Progress($"throughput: {s}/{seconds} s of the window, {Interlocked.Read(ref answered)} answered in it");
+                }
+                var utcEnd = DateTime.UtcNow.Ticks;
+                var cpu1 = ProcSampler.Read(masterPid, 0);
+                var self1 = Process.GetCurrentProcess().TotalProcessorTime;
+                Volatile.Write(ref asking, 0);
+                await sampler.DisposeAsync();
+                return (utcStart, utcEnd, cpu0, cpu1, (self1 - self0).TotalSeconds, sampler.Summary());
             }
-            var utcEnd = DateTime.UtcNow.Ticks;
-            var cpu1 = ProcSampler.Read(masterPid, 0);
-            var self1 = Process.GetCurrentProcess().TotalProcessorTime;
-            Volatile.Write(ref asking, 0);
-            await sampler.DisposeAsync();
-            return (utcStart, utcEnd, cpu0, cpu1, (self1 - self0).TotalSeconds, sampler.Summary());
+            finally
+            {
+                Volatile.Write(ref asking, 0); // also when the master is gone: the browsers stop, and the error surfaces below
+            }
         });
         Progress($"throughput: {browsers} browser(s) connected in {connectSeconds:0.00} s; warm-up {warmup} s, then {seconds} s measured");
         await Task.WhenAll(clients.Select(async (c, n) =>
