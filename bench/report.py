@@ -5,7 +5,7 @@ the journal count from the master's SQLite file, the perf profile's split by com
 from the same values.
   report.py seed SEED.out SECONDS                 seedbench's run.sh output -> json
   report.py journal DB THROUGHPUT.json            journal/snapshot rows and texts of that run -> json
-  report.py perf STACKS THROUGHPUT.json TITLE     `perf script` output of the profiled window -> json
+  report.py perf STACKS THROUGHPUT.json TITLE [FOLDED]  `perf script` output of the profiled window -> json
   report.py threads PID                           CPU seconds per thread (/proc/PID/task)
   report.py fsync DIR                             4 KiB write + fsync latency in DIR
   report.py line KIND FILE.json [MORE.json]       one summary line (original, ours, floor, connections, failover)
@@ -281,8 +281,8 @@ def frame_name(line):
     return (sym + ("" if "perf-" in dso else f" [{os.path.basename(dso)}]"))[:160]
 
 
-def perf_profile(stacks_path, tp, title):
-    comps, kernel, leaves, others, threads = {}, {}, {}, {}, {}
+def perf_profile(stacks_path, tp, title, folded_path=None):
+    comps, kernel, leaves, others, threads, folded = {}, {}, {}, {}, {}, {}
     total = samples = 0
     comm = None
     period = 0
@@ -303,6 +303,9 @@ def perf_profile(stacks_path, tp, title):
             others[key] = others.get(key, 0) + period
         t = re.sub(r"\s*#?\d+$", "", comm.strip())
         threads[t] = threads.get(t, 0) + period
+        if folded_path:
+            key = ";".join([t] + [frame_name(f).replace(";", ",") for f in reversed(frames)])
+            folded[key] = folded.get(key, 0) + period
         total += period
         samples += 1
 
@@ -323,6 +326,10 @@ def perf_profile(stacks_path, tp, title):
         return {"title": title, "error": str(e)}
     if not total:
         return {"title": title, "error": "no samples"}
+    if folded_path:  # for flamegraph.pl / speedscope: thread;root;...;leaf microseconds
+        with open(folded_path, "w") as f:
+            for k, v in sorted(folded.items()):
+                f.write(f"{k} {v // 1000}\n")
     answers = tp["answered_in_window"]
     proc_ms = tp["master"]["cpu_seconds_in_window"] * 1000
     # The split comes from the samples; the amount from /proc (utime+stime of the window), the better clock.
@@ -461,7 +468,8 @@ def combine(scratch, out, kv):
                 ours["journal"] = j
             run["ours"] = ours
         else:
-            run["ours"] = {"error": read(f"{scratch}/ours-{rid}.err", "not run").strip().splitlines()[-1:] or ["not run"]}
+            err = [l for l in read(f"{scratch}/ours-{rid}.err", "not run").strip().splitlines() if l.strip()]
+            run["ours"] = {"error": err[-1][:300] if err else "not run"}
         o, u = run.get("original") or {}, run["ours"]
         if o.get("answers_per_second") and u.get("answers_per_second") is not None:
             run["ratio"] = {"answers_per_second": div(u["answers_per_second"], o["answers_per_second"]),
@@ -896,7 +904,7 @@ if __name__ == "__main__":
     elif mode == "journal":
         print(json.dumps(journal_stats(args[0], load(args[1])), indent=1))
     elif mode == "perf":
-        print(json.dumps(perf_profile(args[0], load(args[1]), args[2]), indent=1))
+        print(json.dumps(perf_profile(args[0], load(args[1]), args[2], args[3] if len(args) > 3 else None), indent=1))
     elif mode == "threads":
         print(json.dumps(threads(args[0])))
     elif mode == "threadcpu":

@@ -275,7 +275,7 @@ if [ "$PROFILE" = 1 ]; then
       [ -s "$scratch/perf-$key.data" ] && [ -s "$scratch/profile-$key.tp.json" ] || continue
       title="$( [ $key = many ] && echo "$BROWSERS browsers" || echo "1 browser" ), ${pw}×${ps}"
       if perf script -i "$scratch/perf-$key.data" -F comm,tid,period,ip,sym,dso > "$scratch/perf-$key.stacks" 2>"$scratch/perf-$key.script.err"; then
-        report perf "$scratch/perf-$key.stacks" "$scratch/profile-$key.tp.json" "$title" > "$scratch/profile-$key.json" \
+        report perf "$scratch/perf-$key.stacks" "$scratch/profile-$key.tp.json" "$title" "$scratch/perf-$key.folded" > "$scratch/profile-$key.json" \
           || echo "$title: report.py perf failed" >> "$scratch/profile.err"
         report line profile "$scratch/profile-$key.json"
       else
