@@ -432,7 +432,8 @@ def line_connections(c):
             f"({c['not_opened_budget']} not opened within {c['budget_seconds']:.0f} s, {c['given_up']} given up); {c['answered']} answered "
             f"({c['failed']} failed, {c['not_answered_within_cap']} not within {c['answer_cap_seconds']:.0f} s), beyond the "
             f"{c['simulated_delay_seconds']:.0f} s delay p50 {c['beyond_delay_p50_s']} s, p99 {c['beyond_delay_p99_s']} s, max {c['beyond_delay_max_s']} s; "
-            f"master RSS {c['master_rss_before_mib']} → {c['master_peak_rss_mib']} MiB peak (VmHWM {c['master_vmhwm_mib']} MiB)")
+            f"master RSS {c['master_rss_before_mib']} → {c['master_peak_rss_mib']} MiB peak (VmHWM {c['master_vmhwm_mib']} MiB)"
+            + (f"; a connect took p50 {c['connect_latency']['p50_ms']} ms, p99 {c['connect_latency']['p99_ms']} ms" if c.get("connect_latency") else ""))
 
 
 def line_failover(fo):
@@ -641,7 +642,7 @@ def markdown(a):
     md = [f"# Benchmark {r['date']}: ours beside the original\n",
           f"Made by `bench/run.sh`{' --quick (a smoke run: short windows, small counts)' if r.get('quick') else ''} in {r['run_seconds']} s "
           f"at commit {r.get('git') or '?'}. Machine: {r['machine']}, shared with other engineers (load average before the run "
-          f"{r['load_before']}, after {r['load_after']}); every process of both systems, their brokers and the load generators ran on it. "
+          f"{r['load_before']}, after {r['load_after']}: the latter counts this run's own threads too); every process of both systems, their brokers and the load generators ran on it. "
           f"Each pair ran back to back, original first, with the same warm-up ({p.get('warmup_seconds')} s) and measured window "
           f"({p.get('seconds')} s): answers that arrive inside the window are counted, and their latencies (question sent → its answer "
           "received) make the percentiles. **Ours runs on its default settings** (below); the original is seedbench "
@@ -675,7 +676,9 @@ def markdown(a):
                 body.append(f"  - phases (p50 / p99 ms): until `SubmitQuery` returns {ph['sent_to_accepted']['p50_ms']} / {ph['sent_to_accepted']['p99_ms']}, "
                             f"until `TaskAssigned` {ph['sent_to_assigned']['p50_ms']} / {ph['sent_to_assigned']['p99_ms']}, `TaskAssigned` → `AiResponse` "
                             f"{ph['assigned_to_answered']['p50_ms']} / {ph['assigned_to_answered']['p99_ms']}")
-            body.append(f"  - answers by worker: {', '.join(f'{k} {v}' for k, v in u.get('by_worker', {}).items())}; browsers connected in "
+            pushes = (f"; pushes per answer besides it: `TaskQueued` {u['task_queued_per_answer']}, `AiResponseChunk` {u['chunks_per_answer']}"
+                      if "task_queued_per_answer" in u else "")
+            body.append(f"  - answers by worker: {', '.join(f'{k} {v}' for k, v in u.get('by_worker', {}).items())}{pushes}; browsers connected in "
                         f"{u.get('connect_seconds')} s; LoadGen CPU {u.get('loadgen_cpu_percent')}% of a core; VmHWM {u['master'].get('vmhwm_mib')} MiB")
             j = u.get("journal", {})
             for table in ("journal", "snapshot"):
@@ -735,7 +738,10 @@ def markdown(a):
             f"{c['asked']} | {c['answered']} | {c['not_answered_within_cap']} | {c['failed']} | {c['refusals_retried']} | {c['beyond_delay_p50_s']} | "
             f"{c['beyond_delay_p99_s']} | {c['beyond_delay_max_s']} | {c['seconds_until_all_answered']} | {c['master_rss_before_mib']} | "
             f"{c['master_rss_all_in_flight_mib']} | {c['master_peak_rss_mib']} | {c['master_vmhwm_mib']} | {c['master_kib_per_session']} |\n\n"
-            f"The load generator itself held {c.get('loadgen_rss_all_in_flight_mib', '?')} MiB with all its sessions open.\n\n"
+            + (f"One connect (WebSocket, SignalR handshake, until `SessionStarted`) took p50 {c['connect_latency']['p50_ms']} ms, p99 "
+               f"{c['connect_latency']['p99_ms']} ms, max {c['connect_latency']['max_ms']} ms. " if c.get("connect_latency") else "")
+            + (f"The master used {conn_cpu(c)} of a core while the sessions were being opened. " if conn_cpu(c) else "")
+            + f"The load generator itself held {c.get('loadgen_rss_all_in_flight_mib', '?')} MiB with all its sessions open.\n\n"
             + "\n".join(x for x in (img("connections", "sessions over time"), img("memory-per-session", "memory per session")) if x)))
     fo = r.get("failover")
     if fo:
@@ -756,6 +762,14 @@ def markdown(a):
         md.append(f"The disk under the journals (the scratch directory): a 4 KiB write + fsync took p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms.\n")
     with open(out_md, "w") as fh:
         fh.write("\n".join(md))
+
+
+def conn_cpu(c):
+    """Mean (and peak) master CPU % of one core over the seconds in which sessions were being opened."""
+    pts = [p for p in c.get("series", []) if len(p) > 4 and p[0] <= max(c.get("seconds_until_all_connected", 0), 1)]
+    if not pts:
+        return None
+    return f"{round(sum(p[4] for p in pts) / len(pts))}% on average (peak {round(max(p[4] for p in pts))}%)"
 
 
 def profile_md(r, pr):
@@ -828,6 +842,23 @@ def findings(r):
             out.append(f"- **Shape {rid}: CPU per answer.** Our master spends {fmt(uc)} ms of CPU per answer, the original {fmt(oc)} ms "
                        f"({div(uc, oc)}×). With both systems sharing 2 cores, answers/s is bound by that CPU: ours ran at "
                        f"{u['master']['cpu_percent_of_one_core']}% of a core, the original at {o['master'].get('cpu_percent_of_one_core')}%.")
+    rising = []
+    for x in r["runs"]:
+        ps = [v for _, v in x["ours"].get("per_second", [])] if ours_ok(x["ours"]) else []
+        if len(ps) >= 10:
+            first, last = sum(ps[:5]) / 5, sum(ps[-5:]) / 5
+            if last > 1.3 * max(first, 1):
+                rising.append(f"{x['short']} {round(first)} → {round(last)}")
+    if rising:
+        out.append("- **Ours was still getting faster during the window** (answers/s in its first 5 s → its last 5 s: " + "; ".join(rising)
+                   + f"): after a {r['parameters'].get('warmup_seconds')} s warm-up the JIT is still tiering up (see the profile's JIT share), "
+                   "so the window's mean is below what a long-running master does; `--warmup 30` shows the steadier state.")
+    for x in r["runs"]:
+        q = x["ours"].get("task_queued_per_answer") if ours_ok(x["ours"]) else None
+        if q and q >= 2:
+            out.append(f"- **{x['short']}: queue positions.** Each answer let the browsers receive {q} `TaskQueued` pushes besides it: "
+                       "every time the queue moves, every waiting question's new position is sent to its session and browser, so the "
+                       "master's work per answer grows with the queue's length (here about the browsers less the slots).")
     one = next((x for x in r["runs"] if x["browsers"] == 1 and ours_ok(x["ours"])), None)
     if one:
         ph, f = one["ours"].get("phases"), r.get("floor")
@@ -852,8 +883,16 @@ def findings(r):
                    + ", ".join(f"`{k}` {v['rows_per_answer']}" for k, v in jj["by_persistence_id"].items()) + ")"
                    + (f"; each question's text is stored {tx['question_copies_mean']} times and each answer's {tx['answer_copies_mean']} times"
                       if tx.get("questions_found") else "")
-                   + (f"; snapshots add {j['snapshot']['rows_per_answer']} rows and {fmt(j['snapshot']['bytes_per_answer'])} B per answer"
-                      if j.get("snapshot", {}).get("rows_in_window") else "") + ".")
+                   + ".")
+        snaps = [(x, j["snapshot"]) for x, j in js if j.get("snapshot", {}).get("rows_in_window")]
+        if snaps:
+            x, sn = max(snaps, key=lambda xs: xs[1]["bytes_per_answer"] or 0)
+            jb = next(j["journal"]["bytes_in_window"] for y, j in js if y is x)
+            tx = sn.get("texts", {})
+            out.append(f"- **Snapshots** write more bytes than the journal: in {x['short']} {fmt(float(sn['bytes_in_window']))} B of snapshots in the "
+                       f"window ({fmt(sn['bytes_per_answer'])} B per answer) against {fmt(float(jb))} B of journal rows"
+                       + (f"; they store {tx.get('question_copies_per_answer')} question and {tx.get('answer_copies_per_answer')} answer texts again per "
+                          "answer (a session's snapshot holds its whole history)" if tx.get("questions_found") else "") + ".")
     c = r.get("connections")
     if c and (c["connected"] < c["sessions"] or c["seconds_until_all_connected"] > TARGETS["connect_s"] or c["beyond_delay_max_s"] > TARGETS["beyond_delay_s"]):
         rate = round(c["connected"] / max(c["seconds_until_all_connected"], 0.1))

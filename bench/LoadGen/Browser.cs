@@ -24,7 +24,13 @@ public sealed class Browser : IAsyncDisposable
     private readonly TaskCompletionSource _sessionStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<string> _done = [];
     private readonly object _gate = new();
-    private long _duplicates;
+    private long _duplicates, _queuedEvents, _chunkEvents;
+
+    /// <summary><c>TaskQueued</c> pushes received (the queue position, sent again each time it moves).</summary>
+    public long QueuedEvents => Interlocked.Read(ref _queuedEvents);
+
+    /// <summary><c>AiResponseChunk</c> pushes received (streamed text).</summary>
+    public long ChunkEvents => Interlocked.Read(ref _chunkEvents);
 
     public Browser(string master)
     {
@@ -36,6 +42,8 @@ public sealed class Browser : IAsyncDisposable
             r.TryGetProperty("workerId", out var w) ? w.GetString() : null));
         _connection.On<JsonElement>("TaskFailed", r => Complete(r.GetProperty("taskId").GetString()!, failed: true, null));
         _connection.On<JsonElement>("SessionStarted", _ => _sessionStarted.TrySetResult());
+        _connection.On<JsonElement>("TaskQueued", _ => Interlocked.Increment(ref _queuedEvents));
+        _connection.On<JsonElement>("AiResponseChunk", _ => Interlocked.Increment(ref _chunkEvents));
         _connection.Closed += e =>
         {
             _sessionStarted.TrySetException(new InvalidOperationException($"the master closed the connection before SessionStarted: {e?.Message}"));

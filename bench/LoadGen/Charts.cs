@@ -174,7 +174,7 @@ public static class Charts
         plot.Title("Answers per second over the measured window (original dashed, ours solid)");
         plot.XLabel("s into the window");
         plot.YLabel("answers/s");
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Edge.Bottom);
         return plot;
     }
 

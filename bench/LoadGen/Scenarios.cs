@@ -199,6 +199,9 @@ public static class Scenarios
         result["unexpected"] = clients.Sum(c => c.Unexpected);
         result["per_second"] = perSecond.Select((v, s) => new double[] { s + 1, v }).ToArray();
         result["by_worker"] = new SortedDictionary<string, long>(byWorker);
+        // Pushes besides the answer itself, over the whole run (warm-up and drain included) per answer received.
+        result["task_queued_per_answer"] = answeredTotal == 0 ? 0 : Math.Round(clients.Sum(c => c.QueuedEvents) / (double)answeredTotal, 2);
+        result["chunks_per_answer"] = answeredTotal == 0 ? 0 : Math.Round(clients.Sum(c => c.ChunkEvents) / (double)answeredTotal, 2);
         result["percentile_curve"] = Stats.PercentileCurve(histogram);
         result["distribution"] = Stats.Distribution(histogram);
         result["phases"] = new Dictionary<string, object>
@@ -236,16 +239,23 @@ public static class Scenarios
         var t0 = Stopwatch.GetTimestamp();
         long connected = 0, submitted = 0, answered = 0, failed = 0, lost = 0, refused = 0, refusals = 0, connectRetries = 0;
         var series = new List<double[]>();
+        var latency = new LongConcurrentHistogram(1, TimeStamp.Seconds(600), 3);
+        var connectTime = new LongConcurrentHistogram(1, TimeStamp.Seconds(600), 3);
         using var stop = new CancellationTokenSource();
         var sampling = Task.Run(async () =>
         {
             using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            var lastCpu = baseline.CpuSeconds;
+            var lastAt = 0.0;
             try
             {
                 while (await timer.WaitForNextTickAsync(stop.Token))
                 {
                     var r = ProcSampler.Read(masterPid, clock.Elapsed.TotalSeconds);
-                    lock (series) series.Add([r.Seconds, Interlocked.Read(ref connected), Interlocked.Read(ref answered), r.RssMiB]);
+                    var cpu = Math.Round(100 * (r.CpuSeconds - lastCpu) / Math.Max(r.Seconds - lastAt, 0.001), 1);
+                    (lastCpu, lastAt) = (r.CpuSeconds, r.Seconds);
+                    // [s, connected, answered, master RSS MiB, master CPU % of one core in the last second]
+                    lock (series) series.Add([r.Seconds, Interlocked.Read(ref connected), Interlocked.Read(ref answered), r.RssMiB, cpu]);
                     if (series.Count % 5 == 0)
                         Progress($"connections: {r.Seconds:0} s: {Interlocked.Read(ref connected)} connected, {Interlocked.Read(ref submitted)} asked, {Interlocked.Read(ref answered)} answered, master RSS {r.RssMiB} MiB");
                 }
@@ -265,7 +275,9 @@ public static class Scenarios
                 var candidate = new Browser(master);
                 try
                 {
+                    var began = Stopwatch.GetTimestamp();
                     await candidate.StartAsync(ct);
+                    connectTime.RecordValue(Math.Max(Stopwatch.GetTimestamp() - began, 1));
                     b = candidate;
                 }
                 catch (Exception e)
@@ -288,7 +300,16 @@ public static class Scenarios
             {
                 try
                 {
-                    answers[i] = await b.SubmitAsync($"session {i} question", answerCap);
+                    var pending = await b.SubmitAsync($"session {i} question", answerCap);
+                    // Counted when it arrives (not after all sessions are open), timed from the first try to ask.
+                    answers[i] = pending.ContinueWith(t =>
+                    {
+                        var o = t.Result;
+                        if (o.AnsweredTicks is not { } at) Interlocked.Increment(ref lost);
+                        else if (o.Failed) Interlocked.Increment(ref failed);
+                        else { latency.RecordValue(Math.Max(at - firstAsked[i], 1)); Interlocked.Increment(ref answered); }
+                        return o;
+                    }, TaskContinuationOptions.ExecuteSynchronously);
                     break;
                 }
                 catch (Exception e) when (attempt < 5)
@@ -309,14 +330,7 @@ public static class Scenarios
         var inFlight = ProcSampler.Read(masterPid, allAsked.TotalSeconds);
         var loadGenMiB = Math.Round(Environment.WorkingSet / 1048576.0, 1);
         Progress($"connections: {connected} connected (the last after {allConnected:0.0} s), {submitted} asked after {allAsked.TotalSeconds:0.0} s; master RSS {inFlight.RssMiB} MiB");
-        var latency = new LongConcurrentHistogram(1, TimeStamp.Seconds(600), 3);
-        await Task.WhenAll(answers.Select((a, i) => (a, i)).Where(x => x.a is not null).Select(async x =>
-        {
-            var o = await x.a!;
-            if (o.AnsweredTicks is not { } t) Interlocked.Increment(ref lost);
-            else if (o.Failed) Interlocked.Increment(ref failed);
-            else { latency.RecordValue(Math.Max(t - firstAsked[x.i], 1)); Interlocked.Increment(ref answered); }
-        }));
+        await Task.WhenAll(answers.Where(a => a is not null).Select(a => a!));
         var allAnswered = clock.Elapsed;
         var end = ProcSampler.Read(masterPid, allAnswered.TotalSeconds);
         await stop.CancelAsync();
@@ -347,6 +361,7 @@ public static class Scenarios
             ["seconds_to_connect_and_ask"] = Math.Round(allAsked.TotalSeconds, 1),
             ["seconds_until_all_answered"] = Math.Round(allAnswered.TotalSeconds, 1),
             ["answer_latency"] = lat,
+            ["connect_latency"] = Stats.Percentiles(connectTime),
             ["beyond_delay_p50_s"] = Beyond((double)lat["p50_ms"]),
             ["beyond_delay_p99_s"] = Beyond((double)lat["p99_ms"]),
             ["beyond_delay_max_s"] = Beyond((double)lat["max_ms"]),
