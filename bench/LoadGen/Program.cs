@@ -5,8 +5,8 @@ using AiSystem.LoadGen;
 // progress on stderr. Usage:
 //   LoadGen latency     --master URL --count N
 //   LoadGen floor       --mqtt-host H --mqtt-port P --count N
-//   LoadGen throughput  --master URL --browsers B --seconds S --master-pid PID
-//   LoadGen connections --master URL --sessions N --parallel P --master-pid PID --budget-seconds S
+//   LoadGen throughput  --master URL --browsers B --warmup W --seconds S --master-pid PID [--window-file PATH]
+//   LoadGen connections --master URL --sessions N --parallel P --master-pid PID --budget-seconds S --delay-ms D --answer-cap-seconds C
 //   LoadGen failover    --master URL --workers id=pid,id=pid --delay-ms D --trials T --busy-ms B
 //   LoadGen charts      --results FILE.json --prefix bench/results/DATE
 var scenario = args.Length > 0 ? args[0] : "";
@@ -25,9 +25,11 @@ try
     {
         "latency" => await Scenarios.Latency(Arg("master"), Int("count", "2000")),
         "floor" => await Floor.Run(Arg("mqtt-host", "127.0.0.1"), Int("mqtt-port"), Int("count", "2000")),
-        "throughput" => await Scenarios.Throughput(Arg("master"), Int("browsers", "200"), Int("seconds", "30"), Int("master-pid")),
+        "throughput" => await Scenarios.Throughput(Arg("master"), Int("browsers", "200"), Int("warmup", "10"), Int("seconds", "30"),
+            Int("master-pid"), Arg("window-file", "") is { Length: > 0 } wf ? wf : null),
         "connections" => await Scenarios.Connections(Arg("master"), Int("sessions", "10000"), Int("parallel", "64"), Int("master-pid"),
-            TimeSpan.FromSeconds(Int("budget-seconds", "150"))),
+            TimeSpan.FromSeconds(Int("budget-seconds", "60")), TimeSpan.FromMilliseconds(Int("delay-ms", "10000")),
+            TimeSpan.FromSeconds(Int("answer-cap-seconds", "60"))),
         "failover" => await Scenarios.Failover(Arg("master"),
             Arg("workers").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('='))
                 .ToDictionary(p => p[0], p => int.Parse(p[1])),

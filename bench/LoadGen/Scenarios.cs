@@ -84,35 +84,77 @@ public static class Scenarios
         return result;
     }
 
-    /// <summary>Scenario 3: many browsers, each asking its next question as soon as the last is answered.</summary>
-    public static async Task<Dictionary<string, object>> Throughput(string master, int browsers, int seconds, int masterPid)
+    /// <summary>
+    /// The closed loop of the side-by-side shapes: B browsers, each asks, waits for its answer, asks again at once.
+    /// First <paramref name="warmup"/> seconds not counted (the JIT tiers up, pools fill), then the measured window:
+    /// the answers that arrive inside it are counted and their latencies recorded, exactly as seedbench's load.js
+    /// counts the original's. After the window no new question is asked; those in flight are waited for, so lost ones
+    /// are seen. At the window's start and end the master's CPU time is read from /proc (CPU per answer), and the
+    /// UTC clock in .NET ticks, the unit of the journal's <c>created</c> column (journal rows per answer).
+    /// Every question is a unique token <c>bench-RUN-bN-qM?</c>, so report.py can find its copies in the journal.
+    /// </summary>
+    public static async Task<Dictionary<string, object>> Throughput(string master, int browsers, int warmup, int seconds, int masterPid,
+        string? windowFile)
     {
-        Progress($"throughput: connecting {browsers} browsers...");
+        var run = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
+        Progress($"throughput: connecting {browsers} browser(s)...");
+        var connectClock = Stopwatch.StartNew();
         var clients = await ConnectManyAsync(master, browsers, 32);
+        var connectSeconds = connectClock.Elapsed.TotalSeconds;
         var histogram = new LongConcurrentHistogram(1, TimeStamp.Seconds(120), 3);
-        long answered = 0, lost = 0, failed = 0, rejected = 0;
-        var perSecond = new List<double[]>();
-        using var window = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        var clock = Stopwatch.StartNew();
-        await using var sampler = new ProcSampler(masterPid);
-        var ticker = Task.Run(async () =>
+        // Where the time goes, as the browser sees it: until SubmitQuery returns, until TaskAssigned, TaskAssigned → AiResponse.
+        var (accepted, assigned, working) = (new LongConcurrentHistogram(1, TimeStamp.Seconds(120), 3),
+            new LongConcurrentHistogram(1, TimeStamp.Seconds(120), 3), new LongConcurrentHistogram(1, TimeStamp.Seconds(120), 3));
+        var assignedAt = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        foreach (var c in clients) c.Assigned += (task, _, attempt, at) => { if (attempt == 1) assignedAt.TryAdd(task, at); };
+        var byWorker = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        long answered = 0, answeredTotal = 0, lost = 0, failed = 0, rejected = 0;
+        var perSecond = new long[seconds];
+        var freq = Stopwatch.Frequency;
+        var start = Stopwatch.GetTimestamp();
+        var (windowStart, windowEnd) = (start + warmup * freq, start + (warmup + seconds) * freq);
+        var asking = 1;
+        var window = Task.Run(async () =>
         {
-            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
-            long last = 0;
-            for (var s = 1; await timer.WaitForNextTickAsync(CancellationToken.None) && s <= seconds; s++)
+            try
             {
-                var now = Interlocked.Read(ref answered);
-                perSecond.Add([s, now - last]);
-                last = now;
-                if (s % 5 == 0) Progress($"throughput: {s}/{seconds} s, {now} answered, {perSecond[^1][1]} in the last second");
+                await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (windowStart - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / freq)));
+                var utcStart = DateTime.UtcNow.Ticks;
+                var cpu0 = ProcSampler.Read(masterPid, 0);
+                var self0 = Process.GetCurrentProcess().TotalProcessorTime;
+                if (windowFile is not null) await File.WriteAllTextAsync(windowFile, utcStart.ToString());
+                var sampler = new ProcSampler(masterPid);
+                for (var s = 1; s <= seconds; s++)
+                {
+                    var wait = windowStart + s * freq - Stopwatch.GetTimestamp();
+                    if (wait > 0) await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / freq));
+                    if (s % 5 == 0 || s == seconds) Progress($"throughput: {s}/{seconds} s of the window, {Interlocked.Read(ref answered)} answered in it");
+                }
+                var utcEnd = DateTime.UtcNow.Ticks;
+                var cpu1 = ProcSampler.Read(masterPid, 0);
+                var self1 = Process.GetCurrentProcess().TotalProcessorTime;
+                Volatile.Write(ref asking, 0);
+                await sampler.DisposeAsync();
+                return (utcStart, utcEnd, cpu0, cpu1, (self1 - self0).TotalSeconds, sampler.Summary());
+            }
+            finally
+            {
+                Volatile.Write(ref asking, 0); // also when the master is gone: the browsers stop, and the error surfaces below
             }
         });
+        Progress($"throughput: {browsers} browser(s) connected in {connectSeconds:0.00} s; warm-up {warmup} s, then {seconds} s measured");
         await Task.WhenAll(clients.Select(async (c, n) =>
         {
-            for (var i = 0; !window.IsCancellationRequested; i++)
+            for (var i = 0; Volatile.Read(ref asking) == 1; i++)
             {
                 Outcome outcome;
-                try { outcome = await c.AskAsync($"browser {n} question {i}", AnswerTimeout); }
+                long acceptedTicks;
+                try
+                {
+                    var answer = await c.SubmitAsync($"bench-{run}-b{n}-q{i}?", AnswerTimeout);
+                    acceptedTicks = Stopwatch.GetTimestamp();
+                    outcome = await answer;
+                }
                 catch (Exception e)
                 {
                     // Refused ("busy, send it again") or broken: a user waits a second before sending again.
@@ -120,51 +162,100 @@ public static class Scenarios
                     await Task.Delay(TimeSpan.FromSeconds(1));
                     continue;
                 }
-                if (outcome.LatencyTicks is not { } ticks) { Interlocked.Increment(ref lost); continue; }
+                if (outcome.AnsweredTicks is not { } at) { Interlocked.Increment(ref lost); continue; }
+                Interlocked.Increment(ref answeredTotal);
+                assignedAt.TryRemove(outcome.TaskId, out var asg);
                 if (outcome.Failed) { Interlocked.Increment(ref failed); continue; }
-                histogram.RecordValue(ticks);
-                if (!window.IsCancellationRequested) Interlocked.Increment(ref answered); // answers inside the window
+                if (at < windowStart || at > windowEnd) continue; // warm-up, or after the window
+                Interlocked.Increment(ref answered);
+                Interlocked.Increment(ref perSecond[Math.Min(seconds - 1, (int)((at - windowStart) / freq))]);
+                histogram.RecordValue(at - outcome.SentTicks);
+                accepted.RecordValue(Math.Max(acceptedTicks - outcome.SentTicks, 0));
+                if (asg > 0)
+                {
+                    assigned.RecordValue(Math.Max(asg - outcome.SentTicks, 0));
+                    working.RecordValue(Math.Max(at - asg, 0));
+                }
+                byWorker.AddOrUpdate(outcome.WorkerId ?? "?", 1, (_, v) => v + 1);
             }
         }));
-        var drained = clock.Elapsed;
-        await ticker;
-        await sampler.DisposeAsync();
+        var drained = Stopwatch.GetTimestamp();
+        var (utcStart, utcEnd, cpu0, cpu1, selfCpu, summary) = await window;
         var result = Stats.Percentiles(histogram);
         result["scenario"] = "throughput";
+        result["run_tag"] = run;
         result["browsers"] = browsers;
+        result["warmup_seconds"] = warmup;
         result["seconds"] = seconds;
+        result["connect_seconds"] = Math.Round(connectSeconds, 2);
         result["answered_in_window"] = answered;
+        result["answered_total"] = answeredTotal;
         result["answers_per_second"] = Math.Round(answered / (double)seconds, 1);
-        result["drain_seconds"] = Math.Round(drained.TotalSeconds - seconds, 2);
+        result["drain_seconds"] = Math.Round((drained - windowEnd) / (double)freq, 2);
         result["lost"] = lost;
         result["failed"] = failed;
         result["rejected"] = rejected;
         result["duplicates"] = clients.Sum(c => c.Duplicates);
         result["unexpected"] = clients.Sum(c => c.Unexpected);
-        result["per_second"] = perSecond.ToArray();
-        result["master"] = sampler.Summary();
+        result["per_second"] = perSecond.Select((v, s) => new double[] { s + 1, v }).ToArray();
+        result["by_worker"] = new SortedDictionary<string, long>(byWorker);
+        // Pushes besides the answer itself, over the whole run (warm-up and drain included) per answer received.
+        result["task_queued_per_answer"] = answeredTotal == 0 ? 0 : Math.Round(clients.Sum(c => c.QueuedEvents) / (double)answeredTotal, 2);
+        result["chunks_per_answer"] = answeredTotal == 0 ? 0 : Math.Round(clients.Sum(c => c.ChunkEvents) / (double)answeredTotal, 2);
+        result["percentile_curve"] = Stats.PercentileCurve(histogram);
+        result["distribution"] = Stats.Distribution(histogram);
+        result["phases"] = new Dictionary<string, object>
+        {
+            ["sent_to_accepted"] = Stats.Percentiles(accepted),
+            ["sent_to_assigned"] = Stats.Percentiles(assigned),
+            ["assigned_to_answered"] = Stats.Percentiles(working),
+        };
+        var cpuSeconds = cpu1.CpuSeconds - cpu0.CpuSeconds;
+        summary["cpu_seconds_in_window"] = Math.Round(cpuSeconds, 2);
+        summary["cpu_ms_per_answer"] = answered == 0 ? -1 : Math.Round(cpuSeconds * 1000 / answered, 3);
+        summary["cpu_percent_of_one_core"] = Math.Round(100 * cpuSeconds / seconds, 1);
+        summary["vmhwm_mib"] = cpu1.HwmMiB;
+        result["master"] = summary;
+        result["window_utc_ticks"] = new[] { utcStart, utcEnd };
+        result["loadgen_cpu_percent"] = Math.Round(100 * selfCpu / seconds, 1);
         await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
         return result;
     }
 
-    /// <summary>Scenario 4: many concurrent sessions, each with one question in flight, all answered.</summary>
-    public static async Task<Dictionary<string, object>> Connections(string master, int sessions, int parallel, int masterPid, TimeSpan budget)
+    /// <summary>
+    /// Many sessions at once: opens <paramref name="sessions"/> browsers, <paramref name="parallel"/> connects at a time
+    /// (a failed connect is tried again after a second, up to 3 times), and each asks one question as soon as it is
+    /// connected (a refused question is sent again after a second, up to 5 times, as a user would). Measures the time
+    /// until all are connected, and per session the time from its first attempt to ask until its answer, less the
+    /// worker's simulated delay. Sessions not opened within <paramref name="budget"/> are counted, not hidden; an
+    /// answer not there <paramref name="answerCap"/> after its question counts as not answered.
+    /// </summary>
+    public static async Task<Dictionary<string, object>> Connections(string master, int sessions, int parallel, int masterPid, TimeSpan budget,
+        TimeSpan delay, TimeSpan answerCap)
     {
         var baseline = ProcSampler.Read(masterPid, 0);
         Progress($"connections: master RSS before: {baseline.RssMiB} MiB; opening {sessions} sessions, {parallel} at a time...");
         var clock = Stopwatch.StartNew();
-        long connected = 0, submitted = 0, answered = 0, failed = 0, lost = 0, refused = 0, refusals = 0;
+        var t0 = Stopwatch.GetTimestamp();
+        long connected = 0, submitted = 0, answered = 0, failed = 0, lost = 0, refused = 0, refusals = 0, connectRetries = 0;
         var series = new List<double[]>();
+        var latency = new LongConcurrentHistogram(1, TimeStamp.Seconds(600), 3);
+        var connectTime = new LongConcurrentHistogram(1, TimeStamp.Seconds(600), 3);
         using var stop = new CancellationTokenSource();
         var sampling = Task.Run(async () =>
         {
             using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            var lastCpu = baseline.CpuSeconds;
+            var lastAt = 0.0;
             try
             {
                 while (await timer.WaitForNextTickAsync(stop.Token))
                 {
                     var r = ProcSampler.Read(masterPid, clock.Elapsed.TotalSeconds);
-                    lock (series) series.Add([r.Seconds, Interlocked.Read(ref connected), Interlocked.Read(ref answered), r.RssMiB]);
+                    var cpu = Math.Round(100 * (r.CpuSeconds - lastCpu) / Math.Max(r.Seconds - lastAt, 0.001), 1);
+                    (lastCpu, lastAt) = (r.CpuSeconds, r.Seconds);
+                    // [s, connected, answered, master RSS MiB, master CPU % of one core in the last second]
+                    lock (series) series.Add([r.Seconds, Interlocked.Read(ref connected), Interlocked.Read(ref answered), r.RssMiB, cpu]);
                     if (series.Count % 5 == 0)
                         Progress($"connections: {r.Seconds:0} s: {Interlocked.Read(ref connected)} connected, {Interlocked.Read(ref submitted)} asked, {Interlocked.Read(ref answered)} answered, master RSS {r.RssMiB} MiB");
                 }
@@ -173,83 +264,120 @@ public static class Scenarios
         });
         var browsers = new Browser?[sessions];
         var answers = new Task<Outcome>?[sessions];
-        long skipped = 0;
+        var firstAsked = new long[sessions];
+        long skipped = 0, lastConnected = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, sessions), new ParallelOptions { MaxDegreeOfParallelism = parallel }, async (i, ct) =>
         {
-            if (clock.Elapsed > budget) { Interlocked.Increment(ref skipped); return; } // out of time: not opened
-            var b = new Browser(master);
-            try
+            Browser? b = null;
+            for (var attempt = 1; b is null; attempt++)
             {
-                await b.StartAsync(ct);
-                browsers[i] = b;
-                Interlocked.Increment(ref connected);
-                // A refused question ("busy, please send it again") is sent again after a second, as a user would,
-                // up to 5 times; every refusal is counted.
-                for (var attempt = 1; ; attempt++)
+                if (clock.Elapsed > budget) { Interlocked.Increment(ref skipped); return; } // out of time: not opened
+                var candidate = new Browser(master);
+                try
                 {
-                    try
-                    {
-                        answers[i] = await b.SubmitAsync($"session {i} question", TimeSpan.FromSeconds(180));
-                        break;
-                    }
-                    catch (HubException e) when (attempt < 5)
-                    {
-                        if (Interlocked.Increment(ref refusals) <= 3) Progress($"connections: session {i} refused, sending again in 1 s: {e.Message}");
-                        await Task.Delay(TimeSpan.FromSeconds(1), ct);
-                    }
+                    var began = Stopwatch.GetTimestamp();
+                    await candidate.StartAsync(ct);
+                    connectTime.RecordValue(Math.Max(Stopwatch.GetTimestamp() - began, 1));
+                    b = candidate;
                 }
-                Interlocked.Increment(ref submitted);
+                catch (Exception e)
+                {
+                    await candidate.DisposeAsync();
+                    if (attempt >= 3)
+                    {
+                        if (Interlocked.Increment(ref refused) <= 3) Progress($"connections: session {i} failed to connect: {e.GetType().Name}: {e.Message}");
+                        return;
+                    }
+                    Interlocked.Increment(ref connectRetries);
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                }
             }
-            catch (Exception e)
+            browsers[i] = b;
+            Interlocked.Increment(ref connected);
+            Interlocked.Exchange(ref lastConnected, Stopwatch.GetTimestamp());
+            firstAsked[i] = Stopwatch.GetTimestamp();
+            for (var attempt = 1; ; attempt++)
             {
-                if (Interlocked.Increment(ref refused) <= 3) Progress($"connections: session {i} failed: {e.GetType().Name}: {e.Message}");
+                try
+                {
+                    var pending = await b.SubmitAsync($"session {i} question", answerCap);
+                    // Counted when it arrives (not after all sessions are open), timed from the first try to ask.
+                    answers[i] = pending.ContinueWith(t =>
+                    {
+                        var o = t.Result;
+                        if (o.AnsweredTicks is not { } at) Interlocked.Increment(ref lost);
+                        else if (o.Failed) Interlocked.Increment(ref failed);
+                        else { latency.RecordValue(Math.Max(at - firstAsked[i], 1)); Interlocked.Increment(ref answered); }
+                        return o;
+                    }, TaskContinuationOptions.ExecuteSynchronously);
+                    break;
+                }
+                catch (Exception e) when (attempt < 5)
+                {
+                    if (Interlocked.Increment(ref refusals) <= 3) Progress($"connections: session {i} refused, sending again in 1 s: {e.Message}");
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                }
+                catch (Exception e)
+                {
+                    if (Interlocked.Increment(ref refused) <= 3) Progress($"connections: session {i} gave up asking: {e.GetType().Name}: {e.Message}");
+                    return;
+                }
             }
+            Interlocked.Increment(ref submitted);
         });
+        var allConnected = connected == 0 ? -1 : (Interlocked.Read(ref lastConnected) - t0) / (double)Stopwatch.Frequency;
         var allAsked = clock.Elapsed;
         var inFlight = ProcSampler.Read(masterPid, allAsked.TotalSeconds);
         var loadGenMiB = Math.Round(Environment.WorkingSet / 1048576.0, 1);
-        Progress($"connections: {connected} connected, {submitted} asked after {allAsked.TotalSeconds:0.0} s; master RSS {inFlight.RssMiB} MiB");
-        var latency = new LongConcurrentHistogram(1, TimeStamp.Seconds(300), 3);
-        await Task.WhenAll(answers.Where(a => a is not null).Select(async a =>
-        {
-            var o = await a!;
-            if (o.LatencyTicks is not { } t) Interlocked.Increment(ref lost);
-            else if (o.Failed) Interlocked.Increment(ref failed);
-            else { latency.RecordValue(t); Interlocked.Increment(ref answered); }
-        }));
+        Progress($"connections: {connected} connected (the last after {allConnected:0.0} s), {submitted} asked after {allAsked.TotalSeconds:0.0} s; master RSS {inFlight.RssMiB} MiB");
+        await Task.WhenAll(answers.Where(a => a is not null).Select(a => a!));
         var allAnswered = clock.Elapsed;
         var end = ProcSampler.Read(masterPid, allAnswered.TotalSeconds);
         await stop.CancelAsync();
         await sampling;
         var peak = Math.Max(series.Count == 0 ? 0 : series.Max(s => s[3]), Math.Max(inFlight.RssMiB, end.RssMiB));
+        var delayMs = delay.TotalMilliseconds;
+        double Beyond(double ms) => Math.Round((ms - delayMs) / 1000, 3);
+        var lat = Stats.Percentiles(latency);
         var result = new Dictionary<string, object>
         {
             ["scenario"] = "connections",
             ["sessions"] = sessions,
+            ["parallel"] = parallel,
             ["connected"] = connected,
             ["asked"] = submitted,
             ["answered"] = answered,
             ["failed"] = failed,
-            ["lost"] = lost,
-            ["refused"] = refused,
+            ["not_answered_within_cap"] = lost,
+            ["answer_cap_seconds"] = answerCap.TotalSeconds,
+            ["given_up"] = refused,
+            ["connect_retries"] = connectRetries,
             ["refusals_retried"] = refusals,
             ["not_opened_budget"] = skipped,
             ["budget_seconds"] = budget.TotalSeconds,
             ["duplicates"] = browsers.Where(b => b is not null).Sum(b => b!.Duplicates),
+            ["simulated_delay_seconds"] = delay.TotalSeconds,
+            ["seconds_until_all_connected"] = Math.Round(allConnected, 2),
             ["seconds_to_connect_and_ask"] = Math.Round(allAsked.TotalSeconds, 1),
             ["seconds_until_all_answered"] = Math.Round(allAnswered.TotalSeconds, 1),
-            ["answer_latency"] = Stats.Percentiles(latency),
+            ["answer_latency"] = lat,
+            ["connect_latency"] = Stats.Percentiles(connectTime),
+            ["beyond_delay_p50_s"] = Beyond((double)lat["p50_ms"]),
+            ["beyond_delay_p99_s"] = Beyond((double)lat["p99_ms"]),
+            ["beyond_delay_max_s"] = Beyond((double)lat["max_ms"]),
             ["master_rss_before_mib"] = baseline.RssMiB,
             ["loadgen_rss_all_in_flight_mib"] = loadGenMiB,
             ["master_rss_all_in_flight_mib"] = inFlight.RssMiB,
             ["master_rss_after_mib"] = end.RssMiB,
             ["master_peak_rss_mib"] = peak,
+            ["master_vmhwm_mib"] = end.HwmMiB,
             ["master_kib_per_session"] = connected == 0 ? 0 : Math.Round((peak - baseline.RssMiB) * 1024 / connected, 1),
             ["series"] = series.ToArray(),
         };
         Progress($"connections: disconnecting {connected} browsers...");
-        await Parallel.ForEachAsync(browsers.Where(b => b is not null), new ParallelOptions { MaxDegreeOfParallelism = 64 },
+        var closing = Parallel.ForEachAsync(browsers.Where(b => b is not null), new ParallelOptions { MaxDegreeOfParallelism = 256 },
             async (b, _) => await b!.DisposeAsync());
+        await Task.WhenAny(closing, Task.Delay(TimeSpan.FromSeconds(15))); // the process exit closes the rest
         return result;
     }
 

@@ -18,7 +18,7 @@ public static class Stats
         ["p99_ms"] = Ms(h.GetValueAtPercentile(99)),
         ["p999_ms"] = Ms(h.GetValueAtPercentile(99.9)),
         ["max_ms"] = Ms(h.GetMaxValue()),
-        ["mean_ms"] = Math.Round(h.GetMean() * 1000.0 / Stopwatch.Frequency, 3),
+        ["mean_ms"] = h.TotalCount == 0 ? 0 : Math.Round(h.GetMean() * 1000.0 / Stopwatch.Frequency, 3),
     };
 
     /// <summary>The percentile curve (percentile → ms), for the chart: 1 − 1/2^k steps out to the maximum.</summary>
