@@ -18,7 +18,6 @@ public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTime
 /// </summary>
 public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 {
-    private const int SnapshotEvery = 100;
     /// <summary>A question the dispatcher has not admitted within this is refused (the page may send it again).</summary>
     private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
     /// <summary>An open question the dispatcher has said nothing about for this long is sent again (it dedupes).</summary>
@@ -44,6 +43,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     /// <summary>Outcomes being written (a resent copy meanwhile is not written twice).</summary>
     private readonly HashSet<string> _recording = new(StringComparer.Ordinal);
     private bool _everConnected;
+    private long _snapshotAt;
 
     public override string PersistenceId => "session-" + _sessionId;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -60,7 +60,9 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is SessionSnapshot s) _state.Restore(s);
+            if (offer.Snapshot is not SessionSnapshot s) return;
+            _state.Restore(s);
+            _snapshotAt = offer.Metadata.SequenceNr;
         });
         Recover<ISessionEvent>(_state.Apply);
         Recover<RecoveryCompleted>(_ =>
@@ -162,6 +164,18 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             foreach (var q in _state.Open)
                 if (_open.TryGetValue(q.TaskId, out var o) && o.HeardAt <= due) Resubmit(q);
         });
+
+        // The journal stays bounded: once a snapshot holds the history, the events before it and older snapshots go.
+        Command<SaveSnapshotSuccess>(m =>
+        {
+            DeleteMessages(m.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(m.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(m => _log.LogWarning("Session {SessionId}: snapshot not saved ({Error}); the events stay", _sessionId, m.Cause.GetType().Name));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(m => _log.LogWarning("Session {SessionId}: old events not deleted ({Error})", _sessionId, m.Cause.GetType().Name));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(m => _log.LogWarning("Session {SessionId}: old snapshots not deleted ({Error})", _sessionId, m.Cause.GetType().Name));
 
         Command<ReceiveTimeout>(_ =>
         {
@@ -294,9 +308,15 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         if (_open.TryGetValue(q.TaskId, out var o)) _open[q.TaskId] = o with { HeardAt = DateTimeOffset.UtcNow };
     }
 
+    /// <summary>
+    /// A snapshot once the events since the last one could hold the whole history twice over: it then costs about
+    /// as much as the events it replaces, recovery replays at most that many events, and the events it covers go.
+    /// </summary>
     private void AfterWrite()
     {
-        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
+        if (LastSequenceNr - _snapshotAt < 2L * _settings.MaxHistory) return;
+        _snapshotAt = LastSequenceNr; // one at a time; a failed one is tried again after as many events
+        SaveSnapshot(_state.ToSnapshot());
     }
 
     private void EnsureResubmitTimer()
