@@ -164,6 +164,13 @@ def journal_stats(db, tp, text_rows_cap=400_000):
                 g[2] += 1
                 rows += n
                 size += b
+            written = (tp.get("journal_written") or {})
+            if table == "journal" and "rows" in written:
+                # The master's own counter of rows written: rows deleted again later (a session's events once its
+                # snapshot holds them) still count. The per-id split below is from the rows still there.
+                rows = int(written["rows"])
+            if table == "snapshot" and "snapshots" in written:
+                rows, size = int(written["snapshots"]), int(written.get("snapshot_size_bytes", size))
             out[table] = {"rows_in_window": rows, "bytes_in_window": size,
                           "rows_per_answer": div(rows, answers, 3), "bytes_per_answer": div(size, answers, 1),
                           "by_persistence_id": {k: {"rows": v[0], "rows_per_answer": div(v[0], answers, 3), "bytes_per_answer": div(v[1], answers, 1),

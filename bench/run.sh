@@ -5,7 +5,7 @@
 #   bench/run.sh [--quick] [--warmup S] [--seconds S] [--shapes WxS,...] [--sessions N] [--conn-workers W]
 #                [--conn-budget S] [--trials T] [--profile-seconds S] [--profile-shape WxS|best] [--no-original]
 #                [--no-profile] [--only PARTS] [--out PREFIX]
-#   --warmup, --seconds  warm-up and measured window of every side-by-side and many-slot run (default 10 and 30)
+#   --warmup, --seconds  warm-up and measured window of every side-by-side and many-slot run (default 30 and 30)
 #   --shapes             ours-only worker shapes at 200 browsers, workers x slots (default 1x1024,2x1024,4x16)
 #   --sessions           connection scenario size (default 10000; 10 workers x 1024 slots, 10 s simulated delay)
 #   --no-original        skip seedbench (no ratios); --no-profile: skip the perf pass
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SEEDBENCH=$(cd "$ROOT/../shared/peers/seedbench" 2>/dev/null && pwd || echo /work/shared/peers/seedbench)
-WARMUP=10 SECONDS_=30 SHAPES=1x1024,2x1024,4x16 SESSIONS=10000 CONN_WORKERS=10 CONN_BUDGET=60 CONN_PARALLEL=128 TRIALS=3
+WARMUP=30 SECONDS_=30 SHAPES=1x1024,2x1024,4x16 SESSIONS=10000 CONN_WORKERS=10 CONN_BUDGET=60 CONN_PARALLEL=128 TRIALS=3
 PROFILE=1 PROFILE_SECONDS=10 PROFILE_SHAPE=best ORIGINAL=1 QUICK=0 OUT="" FLOOR_COUNT=2000 BROWSERS=200 ONLY=""
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do

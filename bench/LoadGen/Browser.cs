@@ -88,8 +88,13 @@ public sealed class Browser : IAsyncDisposable
     public async Task<Task<Outcome>> SubmitAsync(string query, TimeSpan timeout)
     {
         var sent = Stopwatch.GetTimestamp();
-        var reply = await _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey = "" });
+        // As the page does: its own id for the question.
+        var reply = await _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey = "", taskId = Guid.NewGuid().ToString("D") });
         var taskId = reply.GetProperty("taskId").GetString()!;
+        // The asking connection hears of the first assignment in the reply (no TaskAssigned event of its own).
+        if (reply.TryGetProperty("workerId", out var w) && w.ValueKind == JsonValueKind.String && Assigned is { } assigned)
+            assigned(taskId, w.GetString()!, reply.TryGetProperty("attempt", out var a) && a.ValueKind == JsonValueKind.Number ? a.GetInt32() : 1,
+                Stopwatch.GetTimestamp());
         Task<(long, bool, string?)> answer;
         lock (_gate)
         {

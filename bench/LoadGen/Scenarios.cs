@@ -120,6 +120,7 @@ public static class Scenarios
             {
                 await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (windowStart - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / freq)));
                 var utcStart = DateTime.UtcNow.Ticks;
+                var journal0 = await JournalCounters.ReadAsync(master);
                 var cpu0 = ProcSampler.Read(masterPid, 0);
                 var self0 = Process.GetCurrentProcess().TotalProcessorTime;
                 if (windowFile is not null) await File.WriteAllTextAsync(windowFile, utcStart.ToString());
@@ -133,9 +134,10 @@ public static class Scenarios
                 var utcEnd = DateTime.UtcNow.Ticks;
                 var cpu1 = ProcSampler.Read(masterPid, 0);
                 var self1 = Process.GetCurrentProcess().TotalProcessorTime;
+                var journal1 = await JournalCounters.ReadAsync(master);
                 Volatile.Write(ref asking, 0);
                 await sampler.DisposeAsync();
-                return (utcStart, utcEnd, cpu0, cpu1, (self1 - self0).TotalSeconds, sampler.Summary());
+                return (utcStart, utcEnd, cpu0, cpu1, (self1 - self0).TotalSeconds, sampler.Summary(), JournalCounters.Delta(journal0, journal1));
             }
             finally
             {
@@ -180,7 +182,7 @@ public static class Scenarios
             }
         }));
         var drained = Stopwatch.GetTimestamp();
-        var (utcStart, utcEnd, cpu0, cpu1, selfCpu, summary) = await window;
+        var (utcStart, utcEnd, cpu0, cpu1, selfCpu, summary, journalWritten) = await window;
         var result = Stats.Percentiles(histogram);
         result["scenario"] = "throughput";
         result["run_tag"] = run;
@@ -217,6 +219,9 @@ public static class Scenarios
         summary["vmhwm_mib"] = cpu1.HwmMiB;
         result["master"] = summary;
         result["window_utc_ticks"] = new[] { utcStart, utcEnd };
+        // What the master's journal wrote in the window (its /metrics counters): rows that were deleted again later
+        // (a session's events behind its snapshot) still count as written.
+        if (journalWritten is not null) result["journal_written"] = journalWritten;
         result["loadgen_cpu_percent"] = Math.Round(100 * selfCpu / seconds, 1);
         await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
         return result;
@@ -447,4 +452,34 @@ public static class Scenarios
             ["runs"] = results.ToArray(),
         };
     }
+}
+
+/// <summary>The master's journal counters from its Prometheus endpoint (absent on masters without them: null).</summary>
+internal static class JournalCounters
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+    private static readonly string[] Names =
+        ["aisystem_journal_rows_total", "aisystem_journal_batches_total", "aisystem_journal_snapshots_total", "aisystem_journal_snapshot_size_bytes_total"];
+
+    public static async Task<Dictionary<string, double>?> ReadAsync(string master)
+    {
+        try
+        {
+            var text = await Http.GetStringAsync($"{master}/metrics");
+            var values = new Dictionary<string, double>();
+            foreach (var line in text.Split('\n'))
+            {
+                foreach (var name in Names)
+                    if (line.StartsWith(name, StringComparison.Ordinal) && (line.Length == name.Length || line[name.Length] is ' ' or '{')
+                        && double.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var v))
+                        values[name] = v;
+            }
+            return values.Count > 0 ? values : null;
+        }
+        catch (Exception) { return null; }
+    }
+
+    public static Dictionary<string, double>? Delta(Dictionary<string, double>? before, Dictionary<string, double>? after) =>
+        before is null || after is null ? null
+        : after.Where(kv => before.ContainsKey(kv.Key)).ToDictionary(kv => kv.Key.Replace("aisystem_journal_", "").Replace("_total", ""), kv => kv.Value - before[kv.Key]);
 }

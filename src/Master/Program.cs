@@ -46,7 +46,12 @@ builder.Services.AddGrpc();
 builder.Services.AddSingleton<ChatConnections>();
 builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
 
-builder.Services.AddSingleton<MasterMetrics>();
+builder.Services.AddSingleton(sp =>
+{
+    var metrics = new MasterMetrics();
+    metrics.ObserveJournal(() => sp.GetService<AiSystem.Master.Persistence.JournalHealth>());
+    return metrics;
+});
 builder.Services.AddJournalServices(persistence, builder.Environment.ContentRootPath);
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.

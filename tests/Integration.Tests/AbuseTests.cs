@@ -178,9 +178,10 @@ public sealed class AbuseTests : IAsyncLifetime
         await flooder.DisposeAsync();
         Assert.False(_master.Process.HasExited);
 
-        // What was accepted is still there and is answered once a worker comes; positions move up meanwhile.
+        // What was accepted is still there and is answered once a worker comes; positions move up meanwhile (reported
+        // about once a second: the worker takes longer than that per question).
         Assert.Equal(3, System.Text.Json.JsonDocument.Parse(await _master.Http.GetStringAsync("/api/tasks")).RootElement.GetArrayLength());
-        StartWorker("late-worker", "00:00:00.200");
+        StartWorker("late-worker", "00:00:01.500");
         await Poll.UntilAsync(() => asker.Answers.Count == 3, TimeSpan.FromSeconds(30), "the queued answers", () => _master.Process.Tail());
         ledger.AssertEachAnsweredExactlyOnce([asker]);
         Assert.Contains(asker.Payloads("TaskQueued"), p => p.GetProperty("position").GetInt32() == 1 && p.Str("taskId") != asker.Payloads("TaskQueued")[0].Str("taskId"));

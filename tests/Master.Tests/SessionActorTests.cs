@@ -72,6 +72,30 @@ public class SessionActorTests : TestKit
     }
 
     [Fact]
+    public void The_asking_connection_learns_where_its_question_stands_from_the_reply_and_the_other_tabs_from_events()
+    {
+        var session = StartSession();
+        Attach(session, "asker");
+        Attach(session, "other-tab");
+        session.Tell(new SubmitQuestion(SessionId, null, "Who has it?", "", ConnectionId: "asker"), TestActor);
+        var submit = _dispatcher.ExpectMsg<SubmitTask>();
+        session.Tell(new TaskAdmitted(SessionId, submit.Task.TaskId, new TaskStatusView(TaskStatusView.Assigned, null, "w7", 1)), _dispatcher.Ref);
+
+        var reply = ExpectMsg<SubmitReply>();
+        Assert.Equal(("assigned", "w7", 1), (reply.Status, reply.WorkerId, reply.Attempt));
+        var accepted = _browser.ExpectMsg<PushToBrowsers>();
+        Assert.Equal(["other-tab"], accepted.ConnectionIds);
+        Assert.IsType<TaskAcceptedDto>(accepted.Event);
+        var assigned = _browser.ExpectMsg<PushToBrowsers>();
+        Assert.Equal(["other-tab"], assigned.ConnectionIds);
+        Assert.IsType<TaskAssignedDto>(assigned.Event);
+
+        // Later changes go to every connection.
+        session.Tell(new TaskStatusChanged(SessionId, submit.Task.TaskId, new TaskStatusView(TaskStatusView.Assigned, null, "w8", 2)));
+        Assert.Equal(2, _browser.ExpectMsg<PushToBrowsers>().ConnectionIds.Count);
+    }
+
+    [Fact]
     public void An_outcome_is_stored_then_pushed_then_confirmed_and_a_second_copy_changes_nothing()
     {
         var session = StartSession();

@@ -60,7 +60,7 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         SubmitReply reply;
         try
         {
-            reply = await sessions.ActorRef.Ask<SubmitReply>(new SubmitQuestion(sessionId, request.TaskId, request.Query, request.ApiKey), AskTimeout);
+            reply = await sessions.ActorRef.Ask<SubmitReply>(new SubmitQuestion(sessionId, request.TaskId, request.Query, request.ApiKey, Context.ConnectionId), AskTimeout);
         }
         catch (AskTimeoutException)
         {
@@ -68,6 +68,6 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         }
         if (reply.Error is not null)
             throw new HubException(reply.Error);
-        return new SubmitQueryResponseDto(reply.TaskId!, reply.Status!, reply.Position);
+        return new SubmitQueryResponseDto(reply.TaskId!, reply.Status!, reply.Position, reply.WorkerId, reply.Attempt);
     }
 }

@@ -12,7 +12,11 @@ public sealed record SubmitQueryRequestDto(string? Query, string? ApiKey, string
     public override string ToString() => $"SubmitQueryRequestDto {{ TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars }}";
 }
 
-public sealed record SubmitQueryResponseDto(string TaskId, string Status, int? Position);
+/// <summary>
+/// Where the question stands when it is stored. The asking connection learns its assignment from here (WorkerId and
+/// Attempt with status assigned): its session pushes no TaskAccepted and no first TaskAssigned/TaskQueued to it.
+/// </summary>
+public sealed record SubmitQueryResponseDto(string TaskId, string Status, int? Position, string? WorkerId = null, int? Attempt = null);
 
 /// <summary>An event for the browsers of a session; <see cref="HubEvents.NameOf"/> gives its hub method name.</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "$event")]

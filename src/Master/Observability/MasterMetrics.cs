@@ -20,6 +20,11 @@ public sealed class MasterMetrics : IDisposable
     private readonly Histogram<double> _model;
     private volatile int _queued, _inFlight, _idle, _busy;
 
+    private Func<Persistence.JournalHealth?> _journal = () => null;
+
+    /// <summary>Where the journal's counters come from (the plugins' health, once the actor system runs).</summary>
+    public void ObserveJournal(Func<Persistence.JournalHealth?> journal) => _journal = journal;
+
     public MasterMetrics()
     {
         _received = _meter.CreateCounter<long>("aisystem.questions.received", description: "Questions accepted from browsers");
@@ -35,6 +40,14 @@ public sealed class MasterMetrics : IDisposable
             new Measurement<int>(_idle, new KeyValuePair<string, object?>("status", "idle")),
             new Measurement<int>(_busy, new KeyValuePair<string, object?>("status", "busy")),
         }, description: "Registered workers by status");
+        _meter.CreateObservableCounter("aisystem.journal.rows", () => _journal()?.CommittedRows ?? 0, description: "Journal rows written");
+        _meter.CreateObservableCounter("aisystem.journal.batches", () => _journal()?.CommittedBatches ?? 0,
+            description: "Journal transactions committed (rows / batches = the group-commit size)");
+        _meter.CreateObservableCounter("aisystem.journal.snapshots", () => _journal()?.SnapshotsSaved ?? 0, description: "Snapshots saved");
+        _meter.CreateObservableCounter("aisystem.journal.snapshot.size", () => _journal()?.SnapshotBytes ?? 0, unit: "By", description: "Bytes of snapshots saved");
+        _meter.CreateObservableGauge("aisystem.journal.rows_waiting", () => _journal()?.QueuedRows ?? 0, description: "Rows handed to the journal and not yet committed");
+        _meter.CreateObservableGauge("aisystem.journal.failed_batches", () => _journal()?.ConsecutiveFailedBatches ?? 0,
+            description: "Write batches that failed since the last one that committed (0 = healthy)");
     }
 
     public void Received() => _received.Add(1);

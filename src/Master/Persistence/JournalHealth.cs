@@ -15,6 +15,8 @@ public sealed class JournalHealth
     private Error? _lastError;
     private long _committedBatches;
     private long _committedRows;
+    private long _snapshotsSaved;
+    private long _snapshotBytes;
 
     /// <summary>When a write batch last committed; null before the first.</summary>
     public DateTimeOffset? LastSuccessfulWrite =>
@@ -32,6 +34,17 @@ public sealed class JournalHealth
     public long CommittedBatches => Interlocked.Read(ref _committedBatches);
 
     public long CommittedRows => Interlocked.Read(ref _committedRows);
+
+    /// <summary>Snapshots saved, and their bytes (sessions' histories, the dispatcher's open tasks).</summary>
+    public long SnapshotsSaved => Interlocked.Read(ref _snapshotsSaved);
+
+    public long SnapshotBytes => Interlocked.Read(ref _snapshotBytes);
+
+    internal void SnapshotSaved(int bytes)
+    {
+        Interlocked.Increment(ref _snapshotsSaved);
+        Interlocked.Add(ref _snapshotBytes, bytes);
+    }
 
     internal void RowsQueued(int rows) => Interlocked.Add(ref _queuedRows, rows);
 

@@ -21,6 +21,7 @@ public sealed class SqlSnapshotStore : SnapshotStore
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {
         var (bytes, manifest, serializerId) = JournalSerialization.Serialize(_system, snapshot);
+        _database.Health.SnapshotSaved(bytes.Length);
         return _database.SaveSnapshotAsync(new SnapshotRow(metadata.PersistenceId, metadata.SequenceNr, metadata.Timestamp.Ticks, bytes, manifest, serializerId));
     }
 

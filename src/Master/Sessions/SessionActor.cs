@@ -201,7 +201,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             if (_state.Find(given) is { } known)
             {
                 var status = _open.TryGetValue(given, out var o) ? o.Status : new TaskStatusView(TaskStatusView.Answered, null, known.WorkerId, 0);
-                Sender.Tell(new SubmitReply(given, status.Status, status.Position, null));
+                Sender.Tell(new SubmitReply(given, status.Status, status.Position, null, status.WorkerId, status.Attempt));
                 return;
             }
             if (_pending.TryGetValue(given, out var waiting))
@@ -223,7 +223,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         }
         var taskId = m.TaskId ?? TaskIds.New();
         var request = new TaskRequest(taskId, _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now());
-        _pending[taskId] = new PendingQuestion(request, [Sender]);
+        _pending[taskId] = new PendingQuestion(request, [Sender], m.ConnectionId);
         // Admission first: a question the dispatcher refuses is never journaled, so it can never be answered later.
         _dispatcher.Tell(new SubmitTask(request));
         Timers.StartSingleTimer(TimerKey(taskId), new SubmitTimedOut(taskId), SubmitTimeout);
@@ -244,10 +244,11 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
                 _state.Apply(e);
                 _pending.Remove(e.TaskId);
                 _open[e.TaskId] = (p.Status, DateTimeOffset.UtcNow);
-                p.Reply(new SubmitReply(e.TaskId, p.Status.Status == TaskStatusView.Answered ? TaskStatusView.Assigned : p.Status.Status,
-                    p.Status.Position, null));
-                Push(new TaskAcceptedDto(e.TaskId, e.Query, e.AskedAt));
-                PushStatus(e.TaskId, p.Status);
+                var status = p.Status.Status == TaskStatusView.Answered ? TaskStatusView.Assigned : p.Status.Status;
+                p.Reply(new SubmitReply(e.TaskId, status, p.Status.Position, null, p.Status.WorkerId, p.Status.Attempt));
+                // The asking page has all of it in its reply; the other pages of the session hear it now.
+                Push(new TaskAcceptedDto(e.TaskId, e.Query, e.AskedAt), except: p.ConnectionId);
+                PushStatus(e.TaskId, p.Status, except: p.ConnectionId);
                 if (_streaming.Partial(e.TaskId) is { } text && !_recording.Contains(e.TaskId))
                     Push(new AiResponseChunkDto(e.TaskId, _streaming.AttemptOf(e.TaskId), 0, text));
                 AfterWrite();
@@ -332,29 +333,30 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         SetReceiveTimeout(IsIdle ? (_everConnected ? _settings.IdleTimeout : IdleWithoutBrowser) : null);
     }
 
-    private void PushStatus(string taskId, TaskStatusView status)
+    private void PushStatus(string taskId, TaskStatusView status, string? except = null)
     {
         if (status.Status == TaskStatusView.Assigned && status.WorkerId is { } worker)
         {
             _streaming.Assigned(taskId, status.Attempt); // the page drops older text when it sees the higher attempt
-            Push(new TaskAssignedDto(taskId, worker, status.Attempt));
+            Push(new TaskAssignedDto(taskId, worker, status.Attempt), except);
         }
         else if (status.Status == TaskStatusView.Queued && status.Position is { } position)
         {
-            Push(new TaskQueuedDto(taskId, position));
+            Push(new TaskQueuedDto(taskId, position), except);
         }
     }
 
     /// <summary>To each master holding connections of this session, its share (the local one directly).</summary>
-    private void Push(IBrowserEvent e)
+    private void Push(IBrowserEvent e, string? except = null)
     {
         if (_connections.Count == 0) return; // kept in the journal; the browser gets the history when it comes back
         if (_connections.Count == 1)
         {
-            foreach (var (id, node) in _connections) Send(node, new PushToBrowsers([id], e));
+            foreach (var (id, node) in _connections)
+                if (id != except) Send(node, new PushToBrowsers([id], e));
             return;
         }
-        foreach (var node in _connections.GroupBy(c => c.Value))
+        foreach (var node in _connections.Where(c => c.Key != except).GroupBy(c => c.Value))
             Send(node.Key, new PushToBrowsers([.. node.Select(c => c.Key)], e));
     }
 
@@ -366,9 +368,11 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 
     private static string TimerKey(string taskId) => "submit:" + taskId;
 
-    private sealed class PendingQuestion(TaskRequest request, List<IActorRef> replyTo)
+    private sealed class PendingQuestion(TaskRequest request, List<IActorRef> replyTo, string? connectionId)
     {
         public TaskRequest Request { get; } = request;
+        /// <summary>The asking connection (its reply says everything the first pushes would).</summary>
+        public string? ConnectionId { get; } = connectionId;
         public List<IActorRef> ReplyTo { get; } = replyTo;
         public TaskStatusView Status { get; set; } = new(TaskStatusView.Queued, null, null, 0);
         public bool Writing { get; set; }

@@ -22,13 +22,15 @@ public sealed record DetachConnection(string SessionId, string ConnectionId) : I
 /// A question from the browser. <paramref name="TaskId"/> is the browser's own id for it (a UUID): sending the same
 /// one again is the same question, never a second one. Replies <see cref="SubmitReply"/>.
 /// </summary>
-public sealed record SubmitQuestion(string SessionId, string? TaskId, string? Query, string? ApiKey) : ISessionCommand
+/// <param name="ConnectionId">The asking connection: the reply tells it what the first pushes would (it gets none of them).</param>
+public sealed record SubmitQuestion(string SessionId, string? TaskId, string? Query, string? ApiKey, string? ConnectionId = null) : ISessionCommand
 {
     public override string ToString() => $"SubmitQuestion {{ SessionId = {SessionId}, TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars }}";
 }
 
 /// <param name="Status">assigned, queued or answered; null with <paramref name="Error"/>.</param>
-public sealed record SubmitReply(string? TaskId, string? Status, int? Position, string? Error) : IClusterMessage
+public sealed record SubmitReply(string? TaskId, string? Status, int? Position, string? Error, string? WorkerId = null, int? Attempt = null)
+    : IClusterMessage
 {
     public static SubmitReply Refused(string error) => new(null, null, null, error);
 }

@@ -39,12 +39,34 @@ public sealed class ChatClient : IAsyncDisposable
         return client;
     }
 
-    public Task<JsonElement> SubmitAsync(string query, string? apiKey = null) =>
-        _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey });
+    public async Task<JsonElement> SubmitAsync(string query, string? apiKey = null) =>
+        Record(await _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey }));
 
     /// <summary>As the page does: with its own task id (sending the same id again is the same question).</summary>
-    public Task<JsonElement> SubmitAsync(string query, string taskId, string? apiKey) =>
-        _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey, taskId });
+    public async Task<JsonElement> SubmitAsync(string query, string taskId, string? apiKey) =>
+        Record(await _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey, taskId }));
+
+    /// <summary>
+    /// The asking connection learns the first assignment or queue position from the reply, not from an event (the
+    /// others of the session get TaskAssigned / TaskQueued): recorded here as those events, the way the page reads it.
+    /// </summary>
+    private JsonElement Record(JsonElement reply)
+    {
+        var taskId = reply.GetProperty("taskId").GetString();
+        switch (reply.GetProperty("status").GetString())
+        {
+            case "assigned" when reply.TryGetProperty("workerId", out var w) && w.ValueKind == JsonValueKind.String:
+                Events.Enqueue(("TaskAssigned", JsonSerializer.SerializeToElement(new
+                {
+                    taskId, workerId = w.GetString(), attempt = reply.TryGetProperty("attempt", out var a) && a.ValueKind == JsonValueKind.Number ? a.GetInt32() : 1,
+                })));
+                break;
+            case "queued" when reply.TryGetProperty("position", out var p) && p.ValueKind == JsonValueKind.Number:
+                Events.Enqueue(("TaskQueued", JsonSerializer.SerializeToElement(new { taskId, position = p.GetInt32() })));
+                break;
+        }
+        return reply;
+    }
 
     public IReadOnlyList<JsonElement> Payloads(string eventName) =>
         Events.Where(e => e.Name == eventName).Select(e => e.Payload).ToList();

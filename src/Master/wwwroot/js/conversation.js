@@ -131,8 +131,10 @@ export class Conversation {
       turn.phase = Phase.Queued;
       turn.position = toCount(result.position);
     } else {
+      // The reply names the worker: the asking page gets no TaskAssigned of its own for this assignment.
+      if (result.workerId) turn.workerId = String(result.workerId);
       turn.phase = Phase.Assigned;
-      turn.attempt = Math.max(turn.attempt, 1);
+      turn.attempt = Math.max(turn.attempt, toCount(result.attempt) || 1);
     }
     return turn;
   }
