@@ -44,7 +44,17 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILogger _log = log;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unaryUntil = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>Masters that said UNIMPLEMENTED to Deliver: per-task StreamResult calls until then.</summary>
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _noDeliveryUntil = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, DeliveryCall> _deliveries = new(StringComparer.OrdinalIgnoreCase);
     private int _openStreams;
+
+    internal ILogger Log => _log;
+
+    /// <summary>The interval between two pieces of one answer's text, with as many answers streaming as now.</summary>
+    internal TimeSpan CurrentTextInterval() => TextInterval(Volatile.Read(ref _openStreams), _minTextInterval);
+    internal void StreamStarted() => Interlocked.Increment(ref _openStreams);
+    internal void StreamEnded() => Interlocked.Decrement(ref _openStreams);
 
     /// <summary>
     /// How often one streamed answer may send text: every 50 ms alone, less often the more answers this worker streams
@@ -84,7 +94,36 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
         if (string.IsNullOrEmpty(task.TaskId) // an old master: it could not match chunks to a task
             || (_unaryUntil.TryGetValue(task.GrpcEndpoint, out var until) && until > DateTimeOffset.UtcNow))
             return new UnstreamedAnswer(this, task.GrpcEndpoint);
-        return new GrpcAnswerStream(this, task, workerId);
+        if (_noDeliveryUntil.TryGetValue(task.GrpcEndpoint, out var noDelivery) && noDelivery > DateTimeOffset.UtcNow)
+            return new GrpcAnswerStream(this, task, workerId);
+        return new DeliveredAnswer(this, Delivery(task.GrpcEndpoint), task, workerId);
+    }
+
+    /// <summary>The open Deliver call to this master, or a new one (the last one broke, or there was none).</summary>
+    private DeliveryCall Delivery(string endpoint)
+    {
+        while (true)
+        {
+            if (_deliveries.TryGetValue(endpoint, out var open) && !open.Broken) return open;
+            var fresh = new DeliveryCall(Client(endpoint), (call, error) => Broke(endpoint, call, error));
+            if (open is null ? _deliveries.TryAdd(endpoint, fresh) : _deliveries.TryUpdate(endpoint, fresh, open)) return fresh;
+            _ = fresh.DisposeAsync();
+        }
+    }
+
+    private void Broke(string endpoint, DeliveryCall call, Exception error)
+    {
+        _deliveries.TryRemove(new KeyValuePair<string, DeliveryCall>(endpoint, call));
+        if (error is RpcException { StatusCode: StatusCode.Unimplemented })
+        {
+            _noDeliveryUntil[endpoint] = DateTimeOffset.UtcNow + RememberOldMaster;
+            _log.LogInformation("Master {Endpoint} does not take Deliver (an older version): answers go with StreamResult and SendResult", endpoint);
+        }
+        else if (error is not ObjectDisposedException)
+        {
+            _log.LogDebug("Delivery call to {Endpoint} ended: {Error}", endpoint, error.Message);
+        }
+        _ = call.DisposeAsync();
     }
 
     private static bool IsTransient(StatusCode code) =>
@@ -108,6 +147,7 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
 
     public void Dispose()
     {
+        foreach (var call in _deliveries.Values) call.DisposeAsync().AsTask().GetAwaiter().GetResult();
         foreach (var channel in _channels.Values) channel.Dispose();
     }
 

@@ -331,10 +331,10 @@ public class DispatcherAnswerSeriesTests : TestKit
             new AiSystem.Master.Observability.MasterMetrics(), Microsoft.Extensions.Logging.Abstractions.NullLogger<DispatcherActor>.Instance)));
         dispatcher.Tell(new RegisterWorker(new WorkerRegistration { WorkerId = "w1", Status = "idle", Timestamp = 1, Capacity = 2 }));
         var asked = EpochMs.Now() - 400; // the question was asked 400 ms ago
-        dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "q1", "", asked)), TestActor);
-        dispatcher.Tell(new SubmitTask(new TaskRequest("t2", "s1", "q2", "", asked)), TestActor);
-        ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
-        ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
+        dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "q1", "", asked)), sessions.Ref);
+        dispatcher.Tell(new SubmitTask(new TaskRequest("t2", "s1", "q2", "", asked)), sessions.Ref);
+        sessions.ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
+        sessions.ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
 
         dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t1", "s1", asked, "a", "", false, "", 0, 0)), TestActor);
         dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t2", "s1", asked, "", "model down", false, "", 0, 0)), TestActor);

@@ -68,8 +68,8 @@ public class DispatcherActorTests : TestKit
     [Fact]
     public async Task Queued_task_is_published_to_the_worker_that_registers_and_its_session_is_told()
     {
-        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "key-from-browser", 42)), TestActor);
-        var admitted = ExpectMsg<TaskAdmitted>();
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "key-from-browser", 42)), _sessions.Ref);
+        var admitted = _sessions.ExpectMsg<TaskAdmitted>();
         Assert.Equal(("t1", "queued", 1), (admitted.TaskId, admitted.Status.Status, admitted.Status.Position));
 
         _dispatcher.Tell(Register("w1"));
@@ -87,8 +87,8 @@ public class DispatcherActorTests : TestKit
     public void Streamed_text_reaches_the_session_only_from_the_worker_and_attempt_that_hold_the_task()
     {
         _dispatcher.Tell(Register("w1"));
-        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), TestActor);
-        Assert.Equal("assigned", ExpectMsg<TaskAdmitted>().Status.Status);
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), _sessions.Ref);
+        Assert.Equal("assigned", _sessions.ExpectMsg<TaskAdmitted>().Status.Status);
 
         _dispatcher.Tell(new StreamTaskText("t1", "intruder", 1, 0, "forged"));
         _dispatcher.Tell(new StreamTaskText("t1", "w1", 7, 0, "another attempt"));
@@ -108,8 +108,8 @@ public class DispatcherActorTests : TestKit
     public void A_worker_hears_its_result_accepted_only_once_the_session_stored_it_and_a_forged_one_is_refused()
     {
         _dispatcher.Tell(Register("w1"));
-        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), TestActor);
-        ExpectMsg<TaskAdmitted>();
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), _sessions.Ref);
+        _sessions.ExpectMsg<TaskAdmitted>();
 
         _dispatcher.Tell(Result("intruder", "t1", "x"), TestActor);
         Assert.False(ExpectMsg<ResultAck>().Success);
@@ -130,8 +130,8 @@ public class DispatcherActorTests : TestKit
     public void An_outcome_its_session_does_not_confirm_is_sent_again()
     {
         _dispatcher.Tell(Register("w1"));
-        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), TestActor);
-        ExpectMsg<TaskAdmitted>();
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), _sessions.Ref);
+        _sessions.ExpectMsg<TaskAdmitted>();
         _dispatcher.Tell(Result("w1", "t1"), TestActor);
         _sessions.ExpectMsg<RecordOutcome>();
         var again = _sessions.ExpectMsg<RecordOutcome>(DispatchPolicy.OutcomeResendAfter + TimeSpan.FromSeconds(2));
@@ -142,8 +142,8 @@ public class DispatcherActorTests : TestKit
     public void The_view_lists_workers_and_tasks()
     {
         _dispatcher.Tell(Register("w1", 2));
-        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "q", "", 1)), TestActor);
-        ExpectMsg<TaskAdmitted>();
+        _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "q", "", 1)), _sessions.Ref);
+        _sessions.ExpectMsg<TaskAdmitted>();
         _dispatcher.Tell(GetDispatchView.Instance, TestActor);
         var view = ExpectMsg<DispatchView>();
         var worker = Assert.Single(view.Workers);
@@ -157,8 +157,8 @@ public class DispatcherActorTests : TestKit
         _dispatcher.Tell(Register("w1"));
         foreach (var id in new[] { "t1", "t2" })
         {
-            _dispatcher.Tell(new SubmitTask(new TaskRequest(id, "s1", "q-" + id, "secret-key", 1)), TestActor);
-            ExpectMsg<TaskAdmitted>();
+            _dispatcher.Tell(new SubmitTask(new TaskRequest(id, "s1", "q-" + id, "secret-key", 1)), _sessions.Ref);
+            _sessions.ExpectMsg<TaskAdmitted>();
         }
         _dispatcher.Tell(SnapshotTick.Instance);
         await AwaitConditionAsync(async () => await SavedSnapshot() is { Tasks.Count: 2 });

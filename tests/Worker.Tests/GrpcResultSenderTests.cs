@@ -21,6 +21,11 @@ public sealed class GrpcResultSenderTests
     {
         public ConcurrentQueue<TaskChunk> Chunks { get; } = new();
         public ConcurrentQueue<TaskResult> Sent { get; } = new();
+        public int DeliverCalls;
+        /// <summary>Deliver: hold every result's acknowledgement until this many results are in, then ack them newest first.</summary>
+        public int AckInBatchesOf { get; set; } = 1;
+        /// <summary>Deliver: end the call with an error once a result arrives, without acknowledging it.</summary>
+        public bool BreakOnResult { get; set; }
     }
 
     /// <summary>A master from before streaming: StreamResult is left to the base class (UNIMPLEMENTED).</summary>
@@ -33,19 +38,45 @@ public sealed class GrpcResultSenderTests
         }
     }
 
-    private sealed class NewMaster(Received received) : WorkerCallback.WorkerCallbackBase
+    /// <summary>A master of version 0.1.0: StreamResult per task, no Deliver (UNIMPLEMENTED).</summary>
+    private class StreamingMaster(Received received) : WorkerCallback.WorkerCallbackBase
     {
+        protected Received Received { get; } = received;
+
         public override Task<ResultAck> SendResult(TaskResult request, ServerCallContext context)
         {
-            received.Sent.Enqueue(request);
+            Received.Sent.Enqueue(request);
             return System.Threading.Tasks.Task.FromResult(new ResultAck { Success = true, Message = "Result accepted." });
         }
 
         public override async Task<ResultAck> StreamResult(IAsyncStreamReader<TaskChunk> requestStream, ServerCallContext context)
         {
             await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken))
-                received.Chunks.Enqueue(chunk);
+                Received.Chunks.Enqueue(chunk);
             return new ResultAck { Success = true, Message = "Result accepted." };
+        }
+    }
+
+    /// <summary>Today's master: one Deliver call for all tasks, results acknowledged by task id.</summary>
+    private sealed class NewMaster(Received r) : StreamingMaster(r)
+    {
+        private Received received => Received;
+
+        public override async Task Deliver(IAsyncStreamReader<TaskChunk> requestStream, IServerStreamWriter<ResultAck> responseStream, ServerCallContext context)
+        {
+            Interlocked.Increment(ref received.DeliverCalls);
+            var held = new List<string>();
+            await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                received.Chunks.Enqueue(chunk);
+                if (chunk.Result is null) continue;
+                if (received.BreakOnResult) throw new RpcException(new global::Grpc.Core.Status(StatusCode.Internal, "the master fell over"));
+                held.Add(chunk.TaskId);
+                if (held.Count < received.AckInBatchesOf) continue;
+                for (var i = held.Count - 1; i >= 0; i--)
+                    await responseStream.WriteAsync(new ResultAck { Success = true, Message = "Result accepted.", TaskId = held[i] });
+                held.Clear();
+            }
         }
     }
 
@@ -94,9 +125,11 @@ public sealed class GrpcResultSenderTests
             await stream.CompleteAsync(Result("t2"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
         }
 
-        // Four words and the result well within the first interval: no stream at all, the answer goes as one SendResult.
-        Assert.Empty(received.Chunks);
-        Assert.Equal("t2", Assert.Single(received.Sent).TaskId);
+        // Four words and the result well within the first interval: no text at all, only the result.
+        var only = Assert.Single(received.Chunks);
+        Assert.Equal("t2", only.TaskId);
+        Assert.NotNull(only.Result);
+        Assert.Empty(received.Sent);
     }
 
     [Fact]
@@ -116,11 +149,12 @@ public sealed class GrpcResultSenderTests
             await stream.CompleteAsync(Result("t3"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
         }
 
-        // The first interval's text goes when it is over; what comes faster than the next interval is held and goes
-        // together, before the result.
+        // The first interval's text goes when it is over; what comes faster than the next interval is held, and when the
+        // model is done the result goes at once, carrying the whole answer (the held rest is not sent separately).
         var chunks = received.Chunks.ToList();
-        Assert.Equal(["One two", " three four", ""], chunks.Select(c => c.Text));
-        Assert.Equal([1L, 2L, 3L], chunks.Select(c => c.Sequence));
+        Assert.Equal(["One two", ""], chunks.Select(c => c.Text));
+        Assert.Equal([1L, 2L], chunks.Select(c => c.Sequence));
+        Assert.NotNull(chunks[^1].Result);
     }
 
     [Fact]
@@ -140,12 +174,72 @@ public sealed class GrpcResultSenderTests
         }
 
         var chunks = received.Chunks.ToList();
-        Assert.Equal([1L, 2L, 3L], chunks.Select(c => c.Sequence));
-        Assert.Equal(["Hello", " world", ""], chunks.Select(c => c.Text));
+        Assert.Equal([1L, 2L], chunks.Select(c => c.Sequence));
+        Assert.Equal(["Hello", ""], chunks.Select(c => c.Text));
         Assert.All(chunks, c => Assert.Equal(("t1", "w1", 2), (c.TaskId, c.WorkerId, c.Attempt)));
         Assert.Equal("Hello world", chunks[^1].Result.AiResponse);
         Assert.Null(chunks[0].Result);
         Assert.Empty(received.Sent);
+    }
+
+    [Fact]
+    public async Task All_tasks_share_one_Deliver_call_and_each_result_is_acknowledged_by_its_task_id()
+    {
+        var received = new Received { AckInBatchesOf = 3 }; // acks come newest first
+        var (app, endpoint) = await StartAsync<NewMaster>(received);
+        await using var _ = app;
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance, minTextInterval: TimeSpan.Zero);
+
+        var acks = new List<Task<ResultAck>>();
+        foreach (var id in new[] { "a", "b", "c" })
+        {
+            var stream = sender.OpenStream(TaskFor(endpoint, id), "w1");
+            await stream.WriteAsync($"text of {id}", false, CancellationToken.None);
+            acks.Add(stream.CompleteAsync(Result(id), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None));
+        }
+        var results = await Task.WhenAll(acks).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(["a", "b", "c"], results.Select(r => r.TaskId));
+        Assert.Equal(1, received.DeliverCalls);
+        Assert.Equal(["a", "b", "c"], received.Chunks.Where(c => c.Result is not null).Select(c => c.TaskId));
+        Assert.Equal(("a", "text of a"), (received.Chunks.First().TaskId, received.Chunks.First().Text)); // text and results on the same call
+        Assert.Empty(received.Sent);
+    }
+
+    [Fact]
+    public async Task When_the_Deliver_call_breaks_the_result_goes_by_SendResult()
+    {
+        var received = new Received { BreakOnResult = true };
+        var (app, endpoint) = await StartAsync<NewMaster>(received);
+        await using var _ = app;
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance);
+
+        var ack = await sender.OpenStream(TaskFor(endpoint, "t1"), "w1").CompleteAsync(Result("t1"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None);
+
+        Assert.True(ack.Success);
+        Assert.Equal("t1", Assert.Single(received.Sent).TaskId);
+        Assert.IsType<DeliveredAnswer>(sender.OpenStream(TaskFor(endpoint, "t2"), "w1")); // a new call next time
+    }
+
+    [Fact]
+    public async Task A_master_of_version_0_1_0_gets_answers_with_StreamResult()
+    {
+        var received = new Received();
+        var (app, endpoint) = await StartAsync<StreamingMaster>(received);
+        await using var _ = app;
+        using var sender = new GrpcResultSender(NullLogger<GrpcResultSender>.Instance, minTextInterval: TimeSpan.Zero);
+
+        // The first task learns that Deliver is not there: its result goes by SendResult.
+        Assert.True((await sender.OpenStream(TaskFor(endpoint, "t1"), "w1").CompleteAsync(Result("t1"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None)).Success);
+        Assert.Equal("t1", Assert.Single(received.Sent).TaskId);
+
+        await using (var stream = sender.OpenStream(TaskFor(endpoint, "t2"), "w1"))
+        {
+            await stream.WriteAsync("Hello", false, CancellationToken.None);
+            Assert.True((await stream.CompleteAsync(Result("t2"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None)).Success);
+        }
+        Assert.Equal(["Hello", ""], received.Chunks.Select(c => c.Text));
+        Assert.Single(received.Sent);
     }
 
     [Fact]
@@ -165,7 +259,14 @@ public sealed class GrpcResultSenderTests
         }
         Assert.Equal("t1", Assert.Single(received.Sent).TaskId);
 
-        // The next task does not try to stream to this master again.
-        Assert.IsType<UnstreamedAnswer>(sender.OpenStream(TaskFor(endpoint, "t2"), "w1"));
+        // The next task tries StreamResult (this master may be 0.1.0), learns it is not there either, and sends alone.
+        await using (var stream = sender.OpenStream(TaskFor(endpoint, "t2"), "w1"))
+        {
+            await stream.WriteAsync("Hello", false, CancellationToken.None);
+            Assert.True((await stream.CompleteAsync(Result("t2"), DateTimeOffset.UtcNow.AddSeconds(30), CancellationToken.None)).Success);
+        }
+        Assert.Equal(2, received.Sent.Count);
+        // Remembered: the next task does not try to stream to this master again.
+        Assert.IsType<UnstreamedAnswer>(sender.OpenStream(TaskFor(endpoint, "t3"), "w1"));
     }
 }

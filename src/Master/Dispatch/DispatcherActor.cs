@@ -41,6 +41,12 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
     private readonly AnswerSeries _answers = new();
     /// <summary>gRPC calls waiting for their task's outcome to be stored.</summary>
     private readonly Dictionary<string, List<IActorRef>> _acks = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The session actor that submitted each open task: notices and the first copy of its outcome go straight there,
+    /// without the shard region's two hops. If that session has moved meanwhile (its master died), notices are lost
+    /// (best effort) and the outcome comes again through the region (resent every few seconds until stored).
+    /// </summary>
+    private readonly Dictionary<string, IActorRef> _sessionOf = new(StringComparer.Ordinal);
     private readonly Queue<(DateTimeOffset At, long Ordering)> _readings = new();
     private readonly HashSet<string> _awaitingListings = new(StringComparer.Ordinal);
     private DateTimeOffset _recoveryListingDeadline;
@@ -111,6 +117,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     Sender.Tell(new TaskRefused(t.SessionId, t.TaskId, "This task id was used for an earlier question. Send the question again with a new id."));
                     break;
                 default:
+                    _sessionOf[t.TaskId] = Sender;
                     Sender.Tell(new TaskAdmitted(t.SessionId, t.TaskId, admission.Task!));
                     if (!m.Resubmitted && admission.Events.OfType<TaskAccepted>().Any()) _metrics.Received();
                     // The session asks again because it lacks the outcome: send it now rather than at the next resend.
@@ -191,7 +198,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         Command<StreamTaskText>(m =>
         {
             if (_state.StreamingTask(m.TaskId, m.WorkerId, m.Attempt) is { } task)
-                _sessions.Tell(new TaskTextStreamed(task.SessionId, task.TaskId, task.Attempt, m.Offset, m.Text));
+                SessionOf(task.TaskId).Tell(new TaskTextStreamed(task.SessionId, task.TaskId, task.Attempt, m.Offset, m.Text));
         });
 
         Command<TaskPublishFailed>(m =>
@@ -287,7 +294,11 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         {
             switch (e)
             {
-                case TaskAccepted or TaskTextRestored or TaskCancelled or TaskUnpublished or TaskClaimed:
+                case TaskCancelled c:
+                    _dirty = true;
+                    _sessionOf.Remove(c.TaskId);
+                    break;
+                case TaskAccepted or TaskTextRestored or TaskUnpublished or TaskClaimed:
                     _dirty = true;
                     break;
                 case TaskAssigned a:
@@ -296,7 +307,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     var task = _state.Find(a.TaskId)!;
                     Publish(task);
                     if (a.TaskId != admitted)
-                        _sessions.Tell(new TaskStatusChanged(task.SessionId, task.TaskId,
+                        SessionOf(task.TaskId).Tell(new TaskStatusChanged(task.SessionId, task.TaskId,
                             new TaskStatusView(TaskStatusView.Assigned, null, a.WorkerId, a.Attempt)));
                     break;
                 }
@@ -319,7 +330,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     if (answered) _metrics.Answered(latency, TimeSpan.FromMilliseconds(c.Outcome.ProcessingTimeMs));
                     else _metrics.Failed();
                     _answers.Record(now, latency, answered);
-                    _sessions.Tell(new RecordOutcome(task.SessionId, c.Outcome));
+                    SessionOf(task.TaskId).Tell(new RecordOutcome(task.SessionId, c.Outcome));
                     break;
                 }
                 case TaskGaveUp g:
@@ -329,7 +340,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     _metrics.Failed();
                     _answers.Record(DateTimeOffset.UtcNow, TimeSpan.Zero, answered: false);
                     LogGaveUp(task.TaskId, task.SessionId, g.Outcome.Error!);
-                    _sessions.Tell(new RecordOutcome(task.SessionId, g.Outcome));
+                    SessionOf(task.TaskId).Tell(new RecordOutcome(task.SessionId, g.Outcome));
                     break;
                 }
                 case OutcomeSent s:
@@ -338,6 +349,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     break;
                 case TaskFinished f:
                     _dirty = true;
+                    _sessionOf.Remove(f.TaskId);
                     if (_acks.Remove(f.TaskId, out var waiters))
                     {
                         var ack = new ResultAck { Success = true, Message = "Result accepted." };
@@ -361,8 +373,11 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
     private void ReportPositions()
     {
         foreach (var (task, position) in _state.ChangedPositions())
-            _sessions.Tell(new TaskStatusChanged(task.SessionId, task.TaskId, new TaskStatusView(TaskStatusView.Queued, position, null, task.Attempt)));
+            SessionOf(task.TaskId).Tell(new TaskStatusChanged(task.SessionId, task.TaskId, new TaskStatusView(TaskStatusView.Queued, position, null, task.Attempt)));
     }
+
+    /// <summary>The session that submitted the task, or the shard region when that is not known (after a restart).</summary>
+    private IActorRef SessionOf(string taskId) => _sessionOf.GetValueOrDefault(taskId) ?? _sessions;
 
     private void UpdateGauges()
     {

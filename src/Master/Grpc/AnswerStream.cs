@@ -22,6 +22,7 @@ public sealed class AnswerStream(TimeSpan interval)
     private DateTimeOffset _lastFlush = DateTimeOffset.MinValue;
 
     public string? TaskId => _taskId;
+    public int Attempt => _attempt;
     public bool HasPending => _pending.Length > 0 || _pendingRestart;
 
     /// <summary>Takes one chunk; returns why it is not acceptable (the call is then refused), or null.</summary>

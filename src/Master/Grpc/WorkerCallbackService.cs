@@ -51,6 +51,74 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         return await DeliverAsync(result, ct);
     }
 
+    /// <summary>
+    /// One long-lived call per worker: chunks of all its tasks, interleaved. Text goes on at once (the worker holds
+    /// it for at least 50 ms per task already); each result takes the path of <see cref="SendResult"/>, and its
+    /// <c>ResultAck</c>, naming the task, is written back when the dispatcher answers, in whatever order that is. The
+    /// call reads on while results are being stored: nothing here waits on the journal.
+    /// </summary>
+    public override async Task Deliver(IAsyncStreamReader<TaskChunk> requestStream, IServerStreamWriter<ResultAck> responseStream,
+        ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var acks = System.Threading.Channels.Channel.CreateUnbounded<ResultAck>(new() { SingleReader = true });
+        var writer = WriteAcksAsync(acks.Reader, responseStream, ct);
+        var streams = new Dictionary<string, AnswerStream>(StringComparer.Ordinal);
+        var pending = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        string? workerId = null;
+        try
+        {
+            while (await requestStream.MoveNext(ct))
+            {
+                var chunk = requestStream.Current;
+                if (string.IsNullOrEmpty(chunk.TaskId) || string.IsNullOrEmpty(chunk.WorkerId))
+                    throw Invalid("Every chunk needs task_id and worker_id.");
+                if ((workerId ??= chunk.WorkerId) != chunk.WorkerId)
+                    throw Invalid("All chunks of a Deliver call must come from the same worker_id.");
+                if (!streams.TryGetValue(chunk.TaskId, out var stream) || stream.Attempt != chunk.Attempt)
+                    streams[chunk.TaskId] = stream = new AnswerStream(TimeSpan.Zero);
+                if (stream.Add(chunk) is { } error) throw Invalid(error);
+                Tell(stream.Flush(DateTimeOffset.UtcNow, force: true));
+                if (chunk.Result is not { } result) continue;
+                streams.Remove(chunk.TaskId);
+                var taskId = chunk.TaskId;
+                Interlocked.Increment(ref pending);
+                _ = DeliverAsync(result, ct).ContinueWith(t =>
+                {
+                    var ack = t.IsCompletedSuccessfully ? t.Result
+                        : new ResultAck { Success = false, Message = "The answer is not stored yet; send the result again." };
+                    ack.TaskId = taskId;
+                    acks.Writer.TryWrite(ack);
+                    if (Interlocked.Decrement(ref pending) == 0 && Volatile.Read(ref workerId) is null) done.TrySetResult();
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+            // The worker closed its side: answer what is still being stored, then end the call.
+            workerId = null;
+            if (Volatile.Read(ref pending) > 0) await done.Task.WaitAsync(AskTimeout + TimeSpan.FromSeconds(5), ct);
+        }
+        finally
+        {
+            acks.Writer.TryComplete();
+            await writer;
+        }
+    }
+
+    private static async Task WriteAcksAsync(System.Threading.Channels.ChannelReader<ResultAck> acks, IServerStreamWriter<ResultAck> responseStream,
+        CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var ack in acks.ReadAllAsync(ct)) await responseStream.WriteAsync(ack, ct);
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or IOException)
+        {
+            // The worker is gone: its unacknowledged results come back by SendResult.
+        }
+    }
+
+    private static RpcException Invalid(string error) => new(new global::Grpc.Core.Status(StatusCode.InvalidArgument, error));
+
     private void Tell(StreamTaskText? progress)
     {
         if (progress is not null) dispatcher.ActorRef.Tell(progress);
