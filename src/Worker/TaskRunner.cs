@@ -15,7 +15,7 @@ public sealed record TaskRun(TaskResult Result, Task<ResultAck> Delivery);
 /// the simulated processing delay in all, and sends the result. It returns as soon as the result is on its way: the
 /// slot is free for the next task while the master stores the answer and acknowledges it.
 /// </summary>
-public sealed class TaskRunner(string workerId, ModelSelector models, IResultSender sender, TimeSpan simulatedDelay,
+public sealed partial class TaskRunner(string workerId, ModelSelector models, IResultSender sender, TimeSpan simulatedDelay,
     ILogger<TaskRunner> log, ModelRetryPolicy? retryPolicy = null)
 {
     private readonly ModelRetryPolicy _retry = retryPolicy ?? new ModelRetryPolicy();
@@ -75,8 +75,9 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
             PermanentError = permanent,
         };
 
+        var delivery = DeliverAsync(stream, task, result, deadline, cancellationToken); // the result goes first, then the log line
         LogDone(task.TaskId, task.SessionId, watch.ElapsedMilliseconds, error.Length == 0 ? provider : "error");
-        return new TaskRun(result, DeliverAsync(stream, task, result, deadline, cancellationToken));
+        return new TaskRun(result, delivery);
     }
 
     private async Task<ResultAck> DeliverAsync(IAnswerStream stream, TaskMessage task, TaskResult result, DateTimeOffset deadline,
@@ -89,8 +90,8 @@ public sealed class TaskRunner(string workerId, ModelSelector models, IResultSen
         return ack;
     }
 
-    private void LogDone(string? taskId, string sessionId, long ms, string outcome) =>
-        log.LogInformation("Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})", taskId, sessionId, ms, outcome);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})")]
+    private partial void LogDone(string? taskId, string sessionId, long elapsed, string outcome);
 
     private async Task<string> AskWithRetriesAsync(ModelChoice choice, TaskMessage task, DateTimeOffset deadline, IAnswerStream stream,
         CancellationToken ct)

@@ -16,7 +16,7 @@ public interface IWorkerStatusReporter
 /// actor and comes back as <see cref="TaskFinished"/>. A slot is free as soon as its result is on its way to the
 /// master; the acknowledgement (which waits until the master has stored the answer) is awaited beside the slots.
 /// </summary>
-public sealed class WorkerActor : ReceiveActor
+public sealed partial class WorkerActor : ReceiveActor
 {
     private readonly TaskRunner _runner;
     private readonly IWorkerStatusReporter _status;
@@ -100,11 +100,14 @@ public sealed class WorkerActor : ReceiveActor
     {
         _active[KeyOf(task)] = task;
         Report();
-        _log.LogInformation("Task {TaskId} of session {SessionId} started (attempt {Attempt})", task.TaskId, task.SessionId, task.Attempt ?? 1);
+        LogStarted(task.TaskId, task.SessionId, task.Attempt ?? 1);
         _runner.RunAsync(task, _stopping.Token).PipeTo(Self,
             success: run => new TaskFinished(task, run, null),
             failure: e => new TaskFinished(task, null, e));
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of session {SessionId} started (attempt {Attempt})")]
+    private partial void LogStarted(string? taskId, string sessionId, int attempt);
 
     private void Report() => _status.Report(_active.Count, _capacity, _completed, [.. _active.Values.Select(t => t.TaskId).OfType<string>()]);
 

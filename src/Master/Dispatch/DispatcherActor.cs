@@ -400,8 +400,8 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
             Attempt = task.Attempt,
             Deadline = task.Deadline?.ToUnixTimeMilliseconds(),
         };
-        LogAssigned(task.TaskId, task.SessionId, task.WorkerId!, task.Attempt);
         var publish = _publisher.PublishTaskAsync(message);
+        LogAssigned(task.TaskId, task.SessionId, task.WorkerId!, task.Attempt); // after the publish: the worker need not wait for it
         if (publish.IsCompletedSuccessfully) return;
         var self = Self;
         var (taskId, attempt) = (task.TaskId, task.Attempt);
