@@ -70,7 +70,9 @@ builder.Services.AddAkka(AkkaOptions.SystemName, b => b
 // Health: live = the actor system runs; ready = broker connected, gRPC listening, in the cluster.
 builder.Services.AddHealthChecks()
     .AddCheck<MqttHealthCheck>("mqtt", tags: [HealthTags.Ready])
-    .AddCheck<GrpcHealthCheck>("grpc", tags: [HealthTags.Ready]);
+    .AddCheck<GrpcHealthCheck>("grpc", tags: [HealthTags.Ready])
+    .AddCheck<DispatcherHealthCheck>("dispatcher", tags: [HealthTags.Ready])
+    .AddCheck<JournalHealthCheck>("journal", tags: [HealthTags.Ready]);
 builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MasterMetrics.MeterName).AddPrometheusExporter());
 
 if (string.IsNullOrEmpty(mqtt.Host))

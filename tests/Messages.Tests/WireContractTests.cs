@@ -141,15 +141,18 @@ public class WireContractTests
         var fields = TaskResult.Descriptor.Fields.InFieldNumberOrder().ToDictionary(f => f.Name, f => f.FieldNumber);
         Assert.Equal(expected, fields);
         Assert.Equal("worker.WorkerCallback", WorkerCallback.Descriptor.FullName);
-        // SendResult first, unchanged; StreamResult is the addition (docs/protocol.md §3.5).
-        Assert.Equal(["SendResult", "StreamResult"], WorkerCallback.Descriptor.Methods.Select(m => m.Name));
+        // SendResult first, unchanged; StreamResult and Deliver are the additions (docs/protocol.md §3.5, §3.6).
+        Assert.Equal(["SendResult", "StreamResult", "Deliver"], WorkerCallback.Descriptor.Methods.Select(m => m.Name));
         var send = WorkerCallback.Descriptor.Methods[0];
         Assert.Equal((false, false, "TaskResult"), (send.IsClientStreaming, send.IsServerStreaming, send.InputType.Name));
         var stream = WorkerCallback.Descriptor.Methods[1];
         Assert.Equal((true, false, "TaskChunk", "ResultAck"), (stream.IsClientStreaming, stream.IsServerStreaming, stream.InputType.Name, stream.OutputType.Name));
         Assert.Equal(["task_id", "worker_id", "session_id", "attempt", "sequence", "text", "restart", "result"],
             TaskChunk.Descriptor.Fields.InFieldNumberOrder().Select(f => f.Name));
-        Assert.Equal(["success", "message"], ResultAck.Descriptor.Fields.InFieldNumberOrder().Select(f => f.Name));
+        var deliver = WorkerCallback.Descriptor.Methods[2];
+        Assert.Equal((true, true, "TaskChunk", "ResultAck"), (deliver.IsClientStreaming, deliver.IsServerStreaming, deliver.InputType.Name, deliver.OutputType.Name));
+        Assert.Equal([("success", 1), ("message", 2), ("task_id", 3)],
+            ResultAck.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.Name, f.FieldNumber)));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Akka.Pattern;
 using Akka.Persistence;
 using AiSystem.Master.Configuration;
 using AiSystem.Master.Dashboard;
@@ -208,6 +209,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         });
 
         Command<GetDispatchView>(_ => Sender.Tell(View()));
+        Command<DispatcherPing>(_ => Sender.Tell(new DispatcherPong(_state.Tasks.Count(), _state.Workers.Count)));
         Command<GetAnswerSeries>(_ => Sender.Tell(_answers.View(DateTimeOffset.UtcNow)));
 
         Command<SnapshotTick>(_ =>
@@ -368,6 +370,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     break;
             }
         }
+        if (events.Count > 0) _metrics.SetTasks(_state.Queue.Count, _state.InFlightCount);
     }
 
     private void ReportPositions()
@@ -477,11 +480,21 @@ public sealed record DispatcherSettings(string GrpcEndpoint, DispatchPolicy Poli
 
 public static class DispatcherActorHosting
 {
+    public static readonly TimeSpan RestartMinBackoff = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan RestartMaxBackoff = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// The dispatcher is a cluster singleton on the master role: with several masters exactly one dispatches, and
     /// when its master dies another takes over from the snapshot and the sessions. Everyone talks to it through the
-    /// proxy registered as <see cref="DispatcherActor"/>.
+    /// proxy registered as <see cref="DispatcherActor"/>. A persistent actor stops when its journal fails (a recovery
+    /// that cannot reach the database, a snapshot that cannot be loaded); a backoff supervisor between the singleton
+    /// manager and the dispatcher starts it again, 0.2 s to 10 s later, so a database that is late or restarting
+    /// costs a pause, not the dispatcher.
     /// </summary>
+    /// <summary>The dispatcher under a backoff supervisor that starts it again whenever it stops (forever).</summary>
+    public static Props Supervised(Props dispatcher) =>
+        BackoffSupervisor.Props(Backoff.OnStop(dispatcher, "dispatcher", RestartMinBackoff, RestartMaxBackoff, 0.2, maxNrOfRetries: -1));
+
     public static AkkaConfigurationBuilder AddDispatcherSingleton(this AkkaConfigurationBuilder builder) =>
         builder.WithSingleton<DispatcherActor>("dispatcher", (system, registry, resolver) =>
         {
@@ -492,6 +505,6 @@ public static class DispatcherActorHosting
             var log = resolver.GetService<ILogger<DispatcherActor>>();
             var metrics = resolver.GetService<MasterMetrics>();
             var sessions = registry.Get<SessionRegion>();
-            return Props.Create(() => new DispatcherActor(publisher, sessions, journal, settings, metrics, log));
+            return Supervised(Props.Create(() => new DispatcherActor(publisher, sessions, journal, settings, metrics, log)));
         }, new ClusterSingletonOptions { Role = ClusterRoles.Master }, createProxyToo: true);
 }

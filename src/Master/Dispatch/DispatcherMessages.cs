@@ -66,6 +66,15 @@ public sealed record GetDispatchView : IClusterMessage
     public static readonly GetDispatchView Instance = new();
 }
 
+/// <summary>From readiness: replies <see cref="DispatcherPong"/> once the dispatcher has recovered and takes commands.</summary>
+public sealed record DispatcherPing : IClusterMessage
+{
+    public static readonly DispatcherPing Instance = new();
+}
+
+/// <param name="Tasks">Open tasks.</param>
+public sealed record DispatcherPong(int Tasks, int Workers) : IClusterMessage;
+
 public sealed record WorkerView(string Id, string Language, string Host, string Status, string ReportedStatus, int Capacity,
     int ActiveTasks, DateTimeOffset LastSeen, long Completed, string Provider, string Version, string? ClusterAddress);
 

@@ -7,7 +7,8 @@ using Grpc.Core;
 namespace AiSystem.Master.Grpc;
 
 /// <summary>The gRPC edge: workers' results go to the dispatcher, which decides whether they are accepted.</summary>
-public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispatcher) : WorkerCallback.WorkerCallbackBase
+public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispatcher, IHostApplicationLifetime lifetime)
+    : WorkerCallback.WorkerCallbackBase
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
@@ -55,12 +56,15 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
     /// One long-lived call per worker: chunks of all its tasks, interleaved. Text goes on at once (the worker holds
     /// it for at least 50 ms per task already); each result takes the path of <see cref="SendResult"/>, and its
     /// <c>ResultAck</c>, naming the task, is written back when the dispatcher answers, in whatever order that is. The
-    /// call reads on while results are being stored: nothing here waits on the journal.
+    /// call reads on while results are being stored: nothing here waits on the journal. When the master stops (after
+    /// its drain), the call stops reading, answers the results it has, and ends: a call that never ends would hold the
+    /// server's shutdown for its whole timeout. The worker sends anything later by <c>SendResult</c>, to the next master.
     /// </summary>
     public override async Task Deliver(IAsyncStreamReader<TaskChunk> requestStream, IServerStreamWriter<ResultAck> responseStream,
         ServerCallContext context)
     {
         var ct = context.CancellationToken;
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
         var acks = System.Threading.Channels.Channel.CreateUnbounded<ResultAck>(new() { SingleReader = true });
         var writer = WriteAcksAsync(acks.Reader, responseStream, ct);
         var streams = new Dictionary<string, AnswerStream>(StringComparer.Ordinal);
@@ -69,7 +73,7 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         string? workerId = null;
         try
         {
-            while (await requestStream.MoveNext(ct))
+            while (await NextAsync(requestStream, reading.Token))
             {
                 var chunk = requestStream.Current;
                 if (string.IsNullOrEmpty(chunk.TaskId) || string.IsNullOrEmpty(chunk.WorkerId))
@@ -101,6 +105,19 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         {
             acks.Writer.TryComplete();
             await writer;
+        }
+    }
+
+    /// <summary>The next chunk; false when the worker closed its side, or when the master is stopping.</summary>
+    private async Task<bool> NextAsync(IAsyncStreamReader<TaskChunk> requestStream, CancellationToken reading)
+    {
+        try
+        {
+            return await requestStream.MoveNext(reading);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

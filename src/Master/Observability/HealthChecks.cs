@@ -1,7 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Hosting;
 using AiSystem.Master.Configuration;
+using AiSystem.Master.Dispatch;
 using AiSystem.Master.Mqtt;
+using AiSystem.Master.Persistence;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -38,5 +42,39 @@ public sealed class GrpcHealthCheck(IOptions<MasterOptions> options) : IHealthCh
         {
             return HealthCheckResult.Unhealthy($"gRPC port {port} is not listening");
         }
+    }
+}
+
+/// <summary>
+/// Ready only when the dispatcher answers, through the singleton proxy, within 2 s: without it no question is
+/// admitted. It does not answer while it recovers, or while it is being restarted after a journal failure.
+/// </summary>
+public sealed class DispatcherHealthCheck(IRequiredActor<DispatcherActor> dispatcher) : IHealthCheck
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var pong = await dispatcher.ActorRef.Ask<DispatcherPong>(DispatcherPing.Instance, Timeout, cancellationToken);
+            return HealthCheckResult.Healthy($"the dispatcher answers ({pong.Tasks} open task(s), {pong.Workers} worker(s))");
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return HealthCheckResult.Unhealthy($"the dispatcher did not answer within {Timeout.TotalSeconds:0} s");
+        }
+    }
+}
+
+/// <summary>Ready only while the journal writes: after a failed batch, until one commits again.</summary>
+public sealed class JournalHealthCheck(JournalHealth journal) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var failed = journal.ConsecutiveFailedBatches;
+        if (failed == 0) return Task.FromResult(HealthCheckResult.Healthy("the journal writes"));
+        var error = journal.LastError is { } e ? $": {e.Type}: {e.Message}" : "";
+        return Task.FromResult(HealthCheckResult.Unhealthy($"the journal cannot write ({failed} failed batch(es) in a row{error})"));
     }
 }

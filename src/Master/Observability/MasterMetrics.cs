@@ -70,5 +70,12 @@ public sealed class MasterMetrics : IDisposable
         _busy = busyWorkers;
     }
 
+    /// <summary>The queue and in-flight gauges, after every change (two field writes); workers are counted on the tick.</summary>
+    public void SetTasks(int queued, int inFlight)
+    {
+        _queued = queued;
+        _inFlight = inFlight;
+    }
+
     public void Dispose() => _meter.Dispose();
 }

@@ -61,6 +61,8 @@ public static class Manifests
         new(typeof(RemoveWorkersAt), "dispatcher.remove-workers-at", Json.RemoveWorkersAt),
         new(typeof(GetDispatchView), "dispatcher.get-view", Json.GetDispatchView),
         new(typeof(DispatchView), "dispatcher.view", Json.DispatchView),
+        new(typeof(DispatcherPing), "dispatcher.ping", Json.DispatcherPing),
+        new(typeof(DispatcherPong), "dispatcher.pong", Json.DispatcherPong),
         new(typeof(GetAnswerSeries), "dispatcher.get-answer-series", Json.GetAnswerSeries),
         new(typeof(AnswerSeriesView), "dispatcher.answer-series", Json.AnswerSeriesView),
         new(typeof(AttachConnection), "session.attach-connection", Json.AttachConnection),
@@ -115,6 +117,8 @@ public static class Manifests
 [JsonSerializable(typeof(RemoveWorkersAt))]
 [JsonSerializable(typeof(GetDispatchView))]
 [JsonSerializable(typeof(DispatchView))]
+[JsonSerializable(typeof(DispatcherPing))]
+[JsonSerializable(typeof(DispatcherPong))]
 [JsonSerializable(typeof(GetAnswerSeries))]
 [JsonSerializable(typeof(AnswerSeriesView))]
 [JsonSerializable(typeof(AttachConnection))]
