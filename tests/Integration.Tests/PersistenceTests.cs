@@ -44,6 +44,74 @@ public sealed class PersistenceTests : IAsyncLifetime
         });
     }
 
+    /// <summary>
+    /// An outage, not a death: PostgreSQL stops (immediate) for 10 s while answers are coming back, and starts again.
+    /// Readiness is false during it and true after; a question asked during it is refused with a message that says
+    /// so; every question asked before it is answered exactly once after it, without a restart of the master.
+    /// </summary>
+    [Fact]
+    public async Task A_PostgreSQL_outage_refuses_new_questions_and_loses_nothing_already_accepted()
+    {
+        _postgres = await Postgres.StartAsync();
+        _master = await MasterProcess.StartAsync(_broker, localWorkers: 0, new Dictionary<string, string?>
+        {
+            ["Persistence__Provider"] = "postgresql",
+            ["Persistence__ConnectionString"] = _postgres.ConnectionString,
+        });
+        _workers.Add(_master.StartWorker("outage-1", new Dictionary<string, string?> { ["Worker__SimulatedDelay"] = "00:00:02", ["Worker__Capacity"] = "2" }));
+        await _master.WaitForWorkersAsync(1);
+        var browser = await ChatClient.ConnectAsync(_master.BaseUrl);
+        _browsers.Add(browser);
+        var asked = new List<string>();
+        for (var i = 0; i < 6; i++) asked.Add((await browser.SubmitAsync($"Asked before the outage {i}")).Str("taskId"));
+        Assert.True(await Ready(), "the master is not ready before the outage");
+
+        await _postgres.StopAsync(); // two answers come back within 2 s, two more 2 s later, while it is down
+        var outageStarted = DateTime.UtcNow;
+        await Poll.UntilAsync(async () => !await Ready(), TimeSpan.FromSeconds(15), "readiness to turn false", Diagnostics);
+        string? refusal = null;
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                asked.Add((await browser.SubmitAsync("Asked during the outage")).Str("taskId")); // taken: the write is to come
+                return false;
+            }
+            catch (Microsoft.AspNetCore.SignalR.HubException e)
+            {
+                refusal = e.Message;
+                return true;
+            }
+        }, TimeSpan.FromSeconds(30), "a question refused during the outage", Diagnostics);
+        Assert.Contains("not being saved right now", refusal);
+        var down = TimeSpan.FromSeconds(10) - (DateTime.UtcNow - outageStarted);
+        if (down > TimeSpan.Zero) await Task.Delay(down); // the outage lasts 10 s: a duration of the scenario, not a wait for a condition
+
+        await _postgres.StartAgainAsync();
+        await Poll.UntilAsync(Ready, TimeSpan.FromSeconds(20), "readiness to come back", Diagnostics);
+        // Every question taken is answered, live or (for a page that missed the push) in the history, exactly once.
+        await Poll.UntilAsync(async () =>
+        {
+            await using var again = await ChatClient.ConnectAsync(_master.BaseUrl, browser.SessionId);
+            var answered = again.Started.GetProperty("history").EnumerateArray()
+                .Where(h => h.GetProperty("response").ValueKind == JsonValueKind.String).Select(h => h.Str("taskId")).ToHashSet();
+            return asked.All(answered.Contains);
+        }, TimeSpan.FromSeconds(60), "every question taken answered after the outage", Diagnostics);
+        var live = browser.Answers.Select(a => a.Str("taskId")).ToList();
+        Assert.Equal(live.Count, live.Distinct().Count());
+        Assert.Empty(browser.Payloads("TaskFailed"));
+        Assert.False(_master.Process.HasExited, "the master died");
+        var after = await browser.SubmitAsync("Asked after the outage");
+        await Poll.UntilAsync(() => browser.Answers.Any(a => a.Str("taskId") == after.Str("taskId")), TimeSpan.FromSeconds(30),
+            "an answer to a question asked after the outage", Diagnostics);
+    }
+
+    private async Task<bool> Ready()
+    {
+        try { return (await _master!.Http.GetAsync("/healthz/ready")).IsSuccessStatusCode; }
+        catch (HttpRequestException) { return false; }
+    }
+
     private async Task KillAndRestartAsync(Dictionary<string, string?> settings)
     {
         _master = await MasterProcess.StartAsync(_broker, localWorkers: 0, settings);

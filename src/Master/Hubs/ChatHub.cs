@@ -10,7 +10,7 @@ namespace AiSystem.Master.Hubs;
 /// The browser edge (<c>/hubs/chat</c>): translates hub calls into session messages and nothing more.
 /// </summary>
 public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredActor<BrowserPushActor> pushes, ActorSystem system,
-    MasterLifecycle lifecycle, ChatConnections connections) : Hub
+    MasterLifecycle lifecycle, ChatConnections connections, AiSystem.Master.Persistence.JournalHealth journal) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     private const string SessionKey = "sessionId";
@@ -56,6 +56,9 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
             throw new HubException("The server is restarting. Send your question again in a few seconds.");
         if (Context.Items[SessionKey] is not string sessionId)
             throw new HubException("This connection has no session yet. Reconnect and try again.");
+        // The journal's database failed moments ago: no session could store the question (nor recover to say so).
+        if (journal.IsFailing(DateTimeOffset.UtcNow, SessionActor.JournalRetryAfter))
+            throw new HubException(SessionActor.JournalDown);
 
         SubmitReply reply;
         try
@@ -64,7 +67,9 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         }
         catch (AskTimeoutException)
         {
-            throw new HubException("The server is busy and did not accept the question in time. Please send it again.");
+            // A session that cannot recover or write (the journal's database is down) never answers: say why.
+            throw new HubException(journal.LastAttemptFailed ? SessionActor.JournalDown
+                : "The server is busy and did not accept the question in time. Please send it again.");
         }
         if (reply.Error is not null)
             throw new HubException(reply.Error);

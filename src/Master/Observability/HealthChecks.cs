@@ -67,14 +67,28 @@ public sealed class DispatcherHealthCheck(IRequiredActor<DispatcherActor> dispat
     }
 }
 
-/// <summary>Ready only while the journal writes: after a failed batch, until one commits again.</summary>
-public sealed class JournalHealthCheck(JournalHealth journal) : IHealthCheck
+/// <summary>
+/// Ready only while the journal works: after a failure (a write batch, a read, a snapshot) and until something
+/// succeeds again, it probes the database (<c>SELECT 1</c>, 2 s at most); a database that answers makes the journal
+/// worth trying again. (A SQLite file locked by another process still answers reads: that shows as failed writes.)
+/// </summary>
+public sealed class JournalHealthCheck(JournalHealth journal, JournalIndex index) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var failed = journal.ConsecutiveFailedBatches;
-        if (failed == 0) return Task.FromResult(HealthCheckResult.Healthy("the journal writes"));
-        var error = journal.LastError is { } e ? $": {e.Type}: {e.Message}" : "";
-        return Task.FromResult(HealthCheckResult.Unhealthy($"the journal cannot write ({failed} failed batch(es) in a row{error})"));
+        if (!journal.LastAttemptFailed) return HealthCheckResult.Healthy("the journal works");
+        var error = journal.LastError is { } e ? $" ({e.Type}: {e.Message})" : "";
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            await index.ProbeAsync(timeout.Token);
+            journal.ProbeSucceeded(DateTimeOffset.UtcNow);
+            return HealthCheckResult.Healthy("the journal's database answers again");
+        }
+        catch (Exception probe) when (probe is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return HealthCheckResult.Unhealthy($"the journal's database does not answer{error}");
+        }
     }
 }

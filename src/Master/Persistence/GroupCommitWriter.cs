@@ -150,7 +150,7 @@ internal sealed class GroupCommitWriter : IDisposable
     private Exception Conflict(Pending pending, Exception cause)
     {
         var conflict = new JournalWriteConflictException(pending.Rows![0].SequenceNr, pending.Rows[^1].SequenceNr, cause);
-        _health.Failed(conflict, _clock.GetUtcNow());
+        _health.Failed(conflict, _clock.GetUtcNow(), outage: false);
         return conflict;
     }
 

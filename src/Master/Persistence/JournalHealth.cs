@@ -10,6 +10,8 @@ public sealed class JournalHealth
     public sealed record Error(string Type, string Message, DateTimeOffset At);
 
     private long _lastWriteUnixMs;
+    private long _lastGoodUnixMs;
+    private long _lastFailureUnixMs;
     private int _consecutiveFailedBatches;
     private int _queuedRows;
     private Error? _lastError;
@@ -29,6 +31,29 @@ public sealed class JournalHealth
     public int QueuedRows => Volatile.Read(ref _queuedRows);
 
     public Error? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>
+    /// The journal is failing: the last thing it tried (a write batch, a read, a snapshot) failed, after the last one
+    /// that worked, and less than <paramref name="within"/> ago. Older news is not trusted: the next write tries again.
+    /// </summary>
+    public bool IsFailing(DateTimeOffset now, TimeSpan within)
+    {
+        var failed = Interlocked.Read(ref _lastFailureUnixMs);
+        return failed > Interlocked.Read(ref _lastGoodUnixMs) && now.ToUnixTimeMilliseconds() - failed < within.TotalMilliseconds;
+    }
+
+    /// <summary>Whether the last thing the journal tried failed (however long ago).</summary>
+    public bool LastAttemptFailed => Interlocked.Read(ref _lastFailureUnixMs) > Interlocked.Read(ref _lastGoodUnixMs);
+
+    /// <summary>The database answered a probe (readiness): the journal can be tried again.</summary>
+    public void ProbeSucceeded(DateTimeOffset at) => Good(at);
+
+    private void Good(DateTimeOffset at)
+    {
+        var ms = at.ToUnixTimeMilliseconds();
+        if (ms <= Interlocked.Read(ref _lastFailureUnixMs)) ms = Interlocked.Read(ref _lastFailureUnixMs) + 1;
+        Interlocked.Exchange(ref _lastGoodUnixMs, ms);
+    }
 
     /// <summary>Transactions the writer committed, and the rows in them: their ratio is the group-commit batch size.</summary>
     public long CommittedBatches => Interlocked.Read(ref _committedBatches);
@@ -55,6 +80,7 @@ public sealed class JournalHealth
         Interlocked.Increment(ref _committedBatches);
         Interlocked.Add(ref _committedRows, rows);
         Interlocked.Exchange(ref _lastWriteUnixMs, at.ToUnixTimeMilliseconds());
+        Good(at);
         if (Volatile.Read(ref _consecutiveFailedBatches) != 0) Interlocked.Exchange(ref _consecutiveFailedBatches, 0);
     }
 
@@ -65,6 +91,10 @@ public sealed class JournalHealth
     }
 
     /// <summary>Any other operation (a read, a delete, a snapshot) that failed.</summary>
-    internal void Failed(Exception error, DateTimeOffset at) =>
+    /// <param name="outage">False for a failure that says nothing about the database (a write conflict).</param>
+    internal void Failed(Exception error, DateTimeOffset at, bool outage = true)
+    {
         Volatile.Write(ref _lastError, new Error(error.GetType().FullName ?? error.GetType().Name, error.Message, at));
+        if (outage) Interlocked.Exchange(ref _lastFailureUnixMs, Math.Max(at.ToUnixTimeMilliseconds(), Interlocked.Read(ref _lastGoodUnixMs) + 1));
+    }
 }

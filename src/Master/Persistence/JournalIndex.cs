@@ -42,6 +42,15 @@ public sealed class JournalIndex(JournalConnection connection) : Dispatch.IJourn
         }, cancellationToken);
     }
 
+    /// <summary>Whether the database answers at all (a <c>SELECT 1</c> on a fresh connection from the pool).</summary>
+    public Task<bool> ProbeAsync(CancellationToken cancellationToken = default) => RunAsync(async db =>
+    {
+        await using var command = db.CreateCommand();
+        command.CommandText = "SELECT 1";
+        await command.ExecuteScalarAsync(cancellationToken);
+        return true;
+    }, cancellationToken);
+
     private Task<T> RunAsync<T>(Func<DbConnection, Task<T>> query, CancellationToken cancellationToken)
     {
         async Task<T> Run()

@@ -15,12 +15,19 @@ public sealed class SqlPersistenceSetup(JournalConnection connection, int maxBat
     /// <summary>At most this many rows per journal transaction.</summary>
     public int MaxBatchRows { get; } = maxBatchRows;
 
-    /// <summary>Our journal and snapshot store as the default plugins; they fall back to Akka's plugin defaults.</summary>
+    /// <summary>
+    /// Our journal and snapshot store as the default plugins; they fall back to Akka's plugin defaults, except for the
+    /// circuit breaker in front of each: after 5 failures in a row it fails calls at once, and tries the database
+    /// again after 2 s (Akka's default, 30 s, kept every session from recovering for half a minute after a database
+    /// restart). A call may take 20 s: a SQLite writer waits up to 10 s for a lock held by another process.
+    /// </summary>
     public const string Hocon = """
         akka.persistence.journal.plugin = "akka.persistence.journal.aisystem-sql"
         akka.persistence.journal.aisystem-sql.class = "AiSystem.Master.Persistence.SqlJournal, AiSystem.Master"
+        akka.persistence.journal.aisystem-sql.circuit-breaker { max-failures = 5, call-timeout = 20s, reset-timeout = 2s }
         akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.aisystem-sql"
         akka.persistence.snapshot-store.aisystem-sql.class = "AiSystem.Master.Persistence.SqlSnapshotStore, AiSystem.Master"
+        akka.persistence.snapshot-store.aisystem-sql.circuit-breaker { max-failures = 5, call-timeout = 20s, reset-timeout = 2s }
         """;
 }
 

@@ -8,7 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace AiSystem.Master.Sessions;
 
 /// <summary>What every session actor is configured with.</summary>
-public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTimeout, int MaxQueriesPerMinute, int MaxHistory);
+/// <param name="JournalFailing">True while the journal is failing (a database outage): new questions are refused.</param>
+public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTimeout, int MaxQueriesPerMinute, int MaxHistory,
+    Func<bool>? JournalFailing = null);
 
 /// <summary>
 /// One chat session, the durable owner of its questions: it journals each question once (when the dispatcher has
@@ -18,6 +20,12 @@ public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTime
 /// </summary>
 public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 {
+    /// <summary>What a page hears when a question cannot be stored (the journal's database is down or full).</summary>
+    /// <summary>After a failed write, questions are refused for this long; the next one tries the journal again.</summary>
+    public static readonly TimeSpan JournalRetryAfter = TimeSpan.FromSeconds(3);
+
+    public const string JournalDown = "Answers are not being saved right now, so no new question can be taken. Try again in a moment.";
+
     /// <summary>A question the dispatcher has not admitted within this is refused (the page may send it again).</summary>
     private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
     /// <summary>An open question the dispatcher has said nothing about for this long is sent again (it dedupes).</summary>
@@ -215,6 +223,12 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(SubmitReply.Refused(error));
             return;
         }
+        // A question that cannot be stored is refused before anyone works on it (accepted ones stay accepted).
+        if (_settings.JournalFailing?.Invoke() == true)
+        {
+            Sender.Tell(SubmitReply.Refused(JournalDown));
+            return;
+        }
         if (!_rate.TryAcquire(DateTimeOffset.UtcNow, out var wait))
         {
             Sender.Tell(SubmitReply.Refused(
@@ -367,6 +381,24 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     }
 
     private static string TimerKey(string taskId) => "submit:" + taskId;
+
+    /// <summary>
+    /// A write failed (the database is down, or full): the actor stops, as every persistent actor does, and comes back
+    /// from its journal on the next message. A question whose own write failed is not stored: its page hears that it
+    /// was refused, and the dispatcher drops it. Others still being written are not told anything they could not
+    /// know: their pages send them again under the same id, and the restarted session knows whether it has them.
+    /// An outcome whose write failed comes back from the dispatcher, which resends it until it is stored.
+    /// </summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        if (@event is QuestionAsked asked && _pending.Remove(asked.TaskId, out var p))
+        {
+            p.Reply(SubmitReply.Refused(JournalDown));
+            _dispatcher.Tell(new CancelTask(asked.TaskId, _sessionId));
+        }
+        _log.LogWarning("Session {SessionId}: a write failed ({Error}); the session restarts from its journal", _sessionId, cause.GetType().Name);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
 
     private sealed class PendingQuestion(TaskRequest request, List<IActorRef> replyTo, string? connectionId)
     {

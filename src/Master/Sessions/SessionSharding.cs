@@ -42,8 +42,10 @@ public static class SessionShardingHosting
         {
             var limits = resolver.GetService<IOptions<LimitsOptions>>().Value;
             var sessions = resolver.GetService<IOptions<SessionsOptions>>().Value;
+            var journal = resolver.GetService<AiSystem.Master.Persistence.JournalHealth>();
             var settings = new SessionSettings(new QueryValidator(limits.MaxQueryChars), sessions.IdleTimeout,
-                limits.MaxQueriesPerMinute, sessions.MaxHistory);
+                limits.MaxQueriesPerMinute, sessions.MaxHistory,
+                () => journal.IsFailing(DateTimeOffset.UtcNow, SessionActor.JournalRetryAfter));
             var log = resolver.GetService<ILogger<SessionActor>>();
             return sessionId => Props.Create(() =>
                 new SessionActor(sessionId, registry.Get<DispatcherActor>(), registry.Get<BrowserPushActor>(), settings, log));

@@ -40,6 +40,13 @@ public sealed class Postgres : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Stops the server at once, as a crash would (<c>pg_ctl stop -m immediate</c>).</summary>
+    public Task StopAsync() => AsPostgresAsync("pg_ctl", "-D", Path.Combine(_dir, "data"), "-m", "immediate", "stop");
+
+    /// <summary>Starts it again on the same data and port.</summary>
+    public Task StartAgainAsync() => AsPostgresAsync("pg_ctl", "-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "server.log"), "-w",
+        "-o", $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start");
+
     private Task AsPostgresAsync(string tool, params string[] args) =>
         RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(_bin, tool), .. args]);
 
