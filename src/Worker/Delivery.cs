@@ -104,24 +104,14 @@ internal sealed class DeliveryCall : IAsyncDisposable
 internal sealed class DeliveredAnswer(GrpcResultSender owner, DeliveryCall call, TaskMessage task, string workerId) : IAnswerStream
 {
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
-    private readonly System.Text.StringBuilder _held = new();
-    private bool _heldRestart;
-    private long _sequence;
+    private readonly HeldText _text = new(task, workerId);
     private bool _streaming;
-    // The first text waits one interval from the task's start: an answer done by then sends no text at all.
-    private long _lastSentAt = Environment.TickCount64;
 
     public Task WriteAsync(string text, bool restart, CancellationToken cancellationToken)
     {
-        if (restart) { _held.Clear(); _heldRestart = true; }
-        _held.Append(text);
-        var now = Environment.TickCount64;
-        if (now - _lastSentAt < (long)owner.CurrentTextInterval().TotalMilliseconds) return Task.CompletedTask;
+        if (!_text.Hold(text, restart, owner.CurrentTextInterval())) return Task.CompletedTask;
         if (!_streaming) { _streaming = true; owner.StreamStarted(); }
-        call.TrySend(Chunk(_held.ToString(), _heldRestart, null));
-        _held.Clear();
-        _heldRestart = false;
-        _lastSentAt = now;
+        call.TrySend(_text.Take());
         return Task.CompletedTask;
     }
 
@@ -134,29 +124,13 @@ internal sealed class DeliveredAnswer(GrpcResultSender owner, DeliveryCall call,
     {
         try
         {
-            return await call.SendResultAsync(Chunk("", false, result)).WaitAsync(AckTimeout, cancellationToken);
+            return await call.SendResultAsync(_text.Last(result)).WaitAsync(AckTimeout, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             owner.Log.LogDebug("Result of task {TaskId} not acknowledged on the delivery call ({Error}); sending it alone", task.TaskId, e.Message);
             return await owner.SendAsync(task.GrpcEndpoint, result, giveUpAt, cancellationToken);
         }
-    }
-
-    private TaskChunk Chunk(string text, bool restart, TaskResult? result)
-    {
-        var chunk = new TaskChunk
-        {
-            TaskId = task.TaskId ?? "",
-            WorkerId = workerId,
-            SessionId = task.SessionId,
-            Attempt = task.Attempt ?? 0,
-            Sequence = ++_sequence,
-            Text = text,
-            Restart = restart,
-        };
-        if (result is not null) chunk.Result = result;
-        return chunk;
     }
 
     public ValueTask DisposeAsync()

@@ -158,39 +158,26 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
         private static readonly TimeSpan MaxCallTime = TimeSpan.FromMinutes(10);
         private AsyncClientStreamingCall<TaskChunk, ResultAck>? _call;
         private bool _broken;
-        private long _sequence;
-        private readonly System.Text.StringBuilder _held = new();
-        private bool _heldRestart;
-        // The first text waits one interval from the task's start too: an answer that is done by then goes out as one
-        // SendResult, with no stream opened at all.
-        private long _lastSentAt = Environment.TickCount64;
+        private readonly HeldText _text = new(task, workerId);
 
         public async Task WriteAsync(string text, bool restart, CancellationToken cancellationToken)
         {
             if (_broken) return;
-            if (restart) { _held.Clear(); _heldRestart = true; }
-            _held.Append(text);
-            var now = Environment.TickCount64;
-            if (now - _lastSentAt < (long)TextInterval(Volatile.Read(ref owner._openStreams), owner._minTextInterval).TotalMilliseconds) return;
-            await SendHeldAsync(cancellationToken);
+            if (_text.Hold(text, restart, owner.CurrentTextInterval())) await SendHeldAsync(cancellationToken);
         }
 
         private async Task SendHeldAsync(CancellationToken cancellationToken)
         {
-            if (_held.Length == 0 && !_heldRestart) return;
-            var text = _held.ToString();
-            var restart = _heldRestart;
-            _held.Clear();
-            _heldRestart = false;
+            if (_text.IsEmpty) return;
+            var chunk = _text.Take();
             try
             {
                 if (_call is null)
                 {
                     _call = owner.Client(task.GrpcEndpoint).StreamResult(deadline: DateTime.UtcNow + MaxCallTime, cancellationToken: cancellationToken);
-                    Interlocked.Increment(ref owner._openStreams);
+                    owner.StreamStarted();
                 }
-                await _call.RequestStream.WriteAsync(Chunk(text, restart, null), cancellationToken);
-                _lastSentAt = Environment.TickCount64; // the interval runs from the end of the last send
+                await _call.RequestStream.WriteAsync(chunk, cancellationToken);
             }
             catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or ObjectDisposedException)
             {
@@ -207,7 +194,7 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
             {
                 try
                 {
-                    await _call.RequestStream.WriteAsync(Chunk("", false, result), cancellationToken);
+                    await _call.RequestStream.WriteAsync(_text.Last(result), cancellationToken);
                     await _call.RequestStream.CompleteAsync();
                     return await _call.ResponseAsync.WaitAsync(AckTimeout, cancellationToken);
                 }
@@ -238,27 +225,11 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
             }
         }
 
-        private TaskChunk Chunk(string text, bool restart, TaskResult? result)
-        {
-            var chunk = new TaskChunk
-            {
-                TaskId = task.TaskId ?? "",
-                WorkerId = workerId,
-                SessionId = task.SessionId,
-                Attempt = task.Attempt ?? 0,
-                Sequence = ++_sequence,
-                Text = text,
-                Restart = restart,
-            };
-            if (result is not null) chunk.Result = result;
-            return chunk;
-        }
-
         public ValueTask DisposeAsync()
         {
             if (_call is not null)
             {
-                Interlocked.Decrement(ref owner._openStreams);
+                owner.StreamEnded();
                 _call.Dispose();
                 _call = null;
             }

@@ -483,6 +483,10 @@ public static class DispatcherActorHosting
     public static readonly TimeSpan RestartMinBackoff = TimeSpan.FromMilliseconds(200);
     public static readonly TimeSpan RestartMaxBackoff = TimeSpan.FromSeconds(10);
 
+    /// <summary>The dispatcher under a backoff supervisor that starts it again whenever it stops (forever).</summary>
+    public static Props Supervised(Props dispatcher) =>
+        BackoffSupervisor.Props(Backoff.OnStop(dispatcher, "dispatcher", RestartMinBackoff, RestartMaxBackoff, 0.2, maxNrOfRetries: -1));
+
     /// <summary>
     /// The dispatcher is a cluster singleton on the master role: with several masters exactly one dispatches, and
     /// when its master dies another takes over from the snapshot and the sessions. Everyone talks to it through the
@@ -491,10 +495,6 @@ public static class DispatcherActorHosting
     /// manager and the dispatcher starts it again, 0.2 s to 10 s later, so a database that is late or restarting
     /// costs a pause, not the dispatcher.
     /// </summary>
-    /// <summary>The dispatcher under a backoff supervisor that starts it again whenever it stops (forever).</summary>
-    public static Props Supervised(Props dispatcher) =>
-        BackoffSupervisor.Props(Backoff.OnStop(dispatcher, "dispatcher", RestartMinBackoff, RestartMaxBackoff, 0.2, maxNrOfRetries: -1));
-
     public static AkkaConfigurationBuilder AddDispatcherSingleton(this AkkaConfigurationBuilder builder) =>
         builder.WithSingleton<DispatcherActor>("dispatcher", (system, registry, resolver) =>
         {

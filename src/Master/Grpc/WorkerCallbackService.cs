@@ -69,6 +69,7 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         var writer = WriteAcksAsync(acks.Reader, responseStream, ct);
         var streams = new Dictionary<string, AnswerStream>(StringComparer.Ordinal);
         var pending = 0;
+        var readingEnded = false; // set once no more results can come: the last one to be stored then ends the call
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         string? workerId = null;
         try
@@ -94,11 +95,11 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
                         : new ResultAck { Success = false, Message = "The answer is not stored yet; send the result again." };
                     ack.TaskId = taskId;
                     acks.Writer.TryWrite(ack);
-                    if (Interlocked.Decrement(ref pending) == 0 && Volatile.Read(ref workerId) is null) done.TrySetResult();
+                    if (Interlocked.Decrement(ref pending) == 0 && Volatile.Read(ref readingEnded)) done.TrySetResult();
                 }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
             // The worker closed its side: answer what is still being stored, then end the call.
-            workerId = null;
+            Volatile.Write(ref readingEnded, true);
             if (Volatile.Read(ref pending) > 0) await done.Task.WaitAsync(AskTimeout + TimeSpan.FromSeconds(5), ct);
         }
         finally

@@ -20,10 +20,10 @@ public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTime
 /// </summary>
 public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 {
-    /// <summary>What a page hears when a question cannot be stored (the journal's database is down or full).</summary>
     /// <summary>After a failed write, questions are refused for this long; the next one tries the journal again.</summary>
     public static readonly TimeSpan JournalRetryAfter = TimeSpan.FromSeconds(3);
 
+    /// <summary>What a page hears when a question cannot be stored (the journal's database is down or full).</summary>
     public const string JournalDown = "Answers are not being saved right now, so no new question can be taken. Try again in a moment.";
 
     /// <summary>A question the dispatcher has not admitted within this is refused (the page may send it again).</summary>
@@ -396,7 +396,6 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             p.Reply(SubmitReply.Refused(JournalDown));
             _dispatcher.Tell(new CancelTask(asked.TaskId, _sessionId));
         }
-        _log.LogWarning("Session {SessionId}: a write failed ({Error}); the session restarts from its journal", _sessionId, cause.GetType().Name);
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
