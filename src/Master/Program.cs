@@ -52,13 +52,14 @@ builder.Services.AddSingleton(sp =>
     metrics.ObserveJournal(() => sp.GetService<AiSystem.Master.Persistence.JournalHealth>());
     return metrics;
 });
-builder.Services.AddJournalServices(persistence, builder.Environment.ContentRootPath);
+var journal = PersistenceHosting.Resolve(persistence, builder.Environment.ContentRootPath);
+builder.Services.AddJournalServices(journal);
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
     .WithAiCluster(akka, ClusterRoles.Master, version)
     .WithCustomSerializer("aisystem", [typeof(IJournalRecord), typeof(IClusterMessage)], system => new AiSerializer(system))
-    .WithAiPersistence(persistence, builder.Environment.ContentRootPath)
+    .WithAiPersistence(journal)
     .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
     .WithAkkaClusterReadinessCheck(tags: [HealthTags.Ready])
     .AddBrowserPushActor()
@@ -67,7 +68,8 @@ builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     .AddClusterEventsActor()
     .AddDashboardActor());
 
-// Health: live = the actor system runs; ready = broker connected, gRPC listening, in the cluster.
+// Health: live = the actor system runs; ready = broker connected, gRPC listening, in the cluster, the dispatcher
+// answering, the journal working.
 builder.Services.AddHealthChecks()
     .AddCheck<MqttHealthCheck>("mqtt", tags: [HealthTags.Ready])
     .AddCheck<GrpcHealthCheck>("grpc", tags: [HealthTags.Ready])

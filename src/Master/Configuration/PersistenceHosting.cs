@@ -11,9 +11,9 @@ public static class PersistenceHosting
     /// an embedded SQLite file by default, PostgreSQL for production. Tables are created on first use, the same ones
     /// Akka.Persistence.Sql created, so older databases open unchanged.
     /// </summary>
-    public static AkkaConfigurationBuilder WithAiPersistence(this AkkaConfigurationBuilder builder, PersistenceOptions options, string contentRoot)
+    public static AkkaConfigurationBuilder WithAiPersistence(this AkkaConfigurationBuilder builder, JournalConnection connection)
     {
-        builder.AddSetup(new SqlPersistenceSetup(Resolve(options, contentRoot)));
+        builder.AddSetup(new SqlPersistenceSetup(connection));
         return builder.AddHocon(SqlPersistenceSetup.Hocon, HoconAddMode.Prepend);
     }
 
@@ -21,9 +21,8 @@ public static class PersistenceHosting
     /// <see cref="JournalIndex"/> (queries outside actors, same database) and <see cref="JournalHealth"/> (what the
     /// plugins report) in DI, for recovery, readiness and metrics.
     /// </summary>
-    public static IServiceCollection AddJournalServices(this IServiceCollection services, PersistenceOptions options, string contentRoot)
+    public static IServiceCollection AddJournalServices(this IServiceCollection services, JournalConnection connection)
     {
-        var connection = Resolve(options, contentRoot);
         var index = new JournalIndex(connection);
         services.AddSingleton(index);
         services.AddSingleton<Dispatch.IJournalIndex>(index);

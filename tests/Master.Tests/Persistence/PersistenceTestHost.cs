@@ -32,17 +32,12 @@ public sealed class PersistenceTestHost : IAsyncDisposable
 
     public static async Task<PersistenceTestHost> StartAsync(JournalConnection connection)
     {
-        var options = new PersistenceOptions
-        {
-            Provider = connection.Provider == JournalProvider.Sqlite ? "sqlite" : "postgresql",
-            ConnectionString = connection.ConnectionString,
-        };
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddJournalServices(options, Path.GetTempPath());
+        builder.Services.AddJournalServices(connection);
         builder.Services.AddAkka("journal-test", b => b
             .AddHocon("akka.loglevel = ERROR\n" + ThrowingSerializerHocon, HoconAddMode.Prepend)
-            .WithAiPersistence(options, Path.GetTempPath()));
+            .WithAiPersistence(connection));
         var host = builder.Build();
         await host.StartAsync();
         return new PersistenceTestHost(host);
