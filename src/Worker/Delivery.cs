@@ -84,9 +84,11 @@ internal sealed class DeliveryCall : IAsyncDisposable
     {
         if (Interlocked.CompareExchange(ref _failure, e, null) is not null) return;
         _outgoing.Writer.TryComplete();
+        // The owner learns first (an old master is remembered as one), so that a task whose result fails here and
+        // goes by SendResult, and the next task after it, already see what this call's end taught.
+        _broke(this, e);
         foreach (var (id, waiting) in _waiting)
             if (_waiting.TryRemove(id, out _)) waiting.TrySetException(e);
-        _broke(this, e);
     }
 
     public async ValueTask DisposeAsync()

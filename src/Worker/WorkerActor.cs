@@ -106,7 +106,7 @@ public sealed partial class WorkerActor : ReceiveActor
             failure: e => new TaskFinished(task, null, e));
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of session {SessionId} started (attempt {Attempt})")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Task {TaskId} of session {SessionId} started (attempt {Attempt})")]
     private partial void LogStarted(string? taskId, string sessionId, int attempt);
 
     private void Report() => _status.Report(_active.Count, _capacity, _completed, [.. _active.Values.Select(t => t.TaskId).OfType<string>()]);
