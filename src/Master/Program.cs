@@ -57,7 +57,7 @@ builder.Services.AddJournalServices(journal);
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
-    .WithAiCluster(akka, ClusterRoles.Master, version)
+    .WithAiCluster(akka, ClusterRoles.Master, version, [ClusterRoles.GrpcEndpoint(master.EffectivePublicGrpcEndpoint)])
     .WithCustomSerializer("aisystem", [typeof(IJournalRecord), typeof(IClusterMessage)], system => new AiSerializer(system))
     .WithAiPersistence(journal)
     .WithActorSystemLivenessCheck(tags: [HealthTags.Live])

@@ -126,13 +126,15 @@ internal sealed class DeliveredAnswer(GrpcResultSender owner, DeliveryCall call,
     {
         try
         {
-            return await call.SendResultAsync(_text.Last(result)).WaitAsync(AckTimeout, cancellationToken);
+            var ack = await call.SendResultAsync(_text.Last(result)).WaitAsync(AckTimeout, cancellationToken);
+            if (ack.Success || !ack.Retry) return ack;
+            owner.Log.LogDebug("Result of task {TaskId} not taken yet on the delivery call ({Message}); sending it alone", task.TaskId, ack.Message);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             owner.Log.LogDebug("Result of task {TaskId} not acknowledged on the delivery call ({Error}); sending it alone", task.TaskId, e.Message);
-            return await owner.SendAsync(task.GrpcEndpoint, result, giveUpAt, cancellationToken);
         }
+        return await owner.SendAsync(task.GrpcEndpoint, result, giveUpAt, cancellationToken);
     }
 
     public ValueTask DisposeAsync()

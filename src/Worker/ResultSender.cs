@@ -36,9 +36,15 @@ public sealed class UnstreamedAnswer(IResultSender sender, string grpcEndpoint) 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
-public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? minTextInterval = null) : IResultSender, IDisposable
+public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? minTextInterval = null, IMasterDirectory? masters = null)
+    : IResultSender, IDisposable
 {
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// A result's retry is one small call. In a failover the master taking over must hear it within its recovery grace
+    /// (4 s) to take it instead of running the task again: retries never wait longer than this.
+    /// </summary>
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+    private readonly IMasterDirectory? _masters = masters;
     /// <summary>A master that said UNIMPLEMENTED to StreamResult gets plain results for this long (it may be upgraded meanwhile).</summary>
     private static readonly TimeSpan RememberOldMaster = TimeSpan.FromMinutes(10);
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.OrdinalIgnoreCase);
@@ -67,21 +73,24 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
     public static readonly TimeSpan DefaultTextInterval = TimeSpan.FromMilliseconds(50);
     private readonly TimeSpan _minTextInterval = minTextInterval ?? DefaultTextInterval;
 
-    /// <summary>Retries with backoff while the master is unreachable, until <paramref name="giveUpAt"/>.</summary>
+    /// <summary>
+    /// Retries with backoff while the master is unreachable, until <paramref name="giveUpAt"/>; retries go to the other
+    /// masters of the cluster too (<see cref="MasterEndpoints.Target"/>): the one that sent the task may be gone.
+    /// </summary>
     public async Task<ResultAck> SendAsync(string grpcEndpoint, TaskResult result, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
     {
-        var client = Client(grpcEndpoint);
         var backoff = TimeSpan.FromMilliseconds(200);
         for (var attempt = 1; ; attempt++)
         {
+            var target = attempt == 1 || _masters is null ? grpcEndpoint : _masters.Current().Target(grpcEndpoint, attempt);
             try
             {
-                return await client.SendResultAsync(result, deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: cancellationToken);
+                return await Client(target).SendResultAsync(result, deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: cancellationToken);
             }
             catch (RpcException e) when (IsTransient(e.StatusCode) && DateTimeOffset.UtcNow + backoff < giveUpAt && !cancellationToken.IsCancellationRequested)
             {
                 _log.LogWarning("Result of task {TaskId} not delivered to {Endpoint} (attempt {Attempt}: {Status}); retrying in {Delay} ms",
-                    result.TaskId, grpcEndpoint, attempt, e.StatusCode, (int)backoff.TotalMilliseconds);
+                    result.TaskId, target, attempt, e.StatusCode, (int)backoff.TotalMilliseconds);
                 await Task.Delay(backoff, cancellationToken);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }

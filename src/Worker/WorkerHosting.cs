@@ -29,7 +29,9 @@ public static class WorkerHosting
         services.AddHttpClient("gemini", c => c.Timeout = settings.Gemini.RequestTimeout);
         services.AddSingleton(sp => new ModelSelector(settings.Llm, settings.Gemini,
             sp.GetRequiredService<IHttpClientFactory>().CreateClient("gemini"), settings.Worker.SimulatedDelay));
-        services.AddSingleton<IResultSender, GrpcResultSender>();
+        services.AddSingleton<IMasterDirectory, ClusterMasterDirectory>();
+        services.AddSingleton<IResultSender>(sp => new GrpcResultSender(sp.GetRequiredService<ILogger<GrpcResultSender>>(),
+            masters: sp.GetRequiredService<IMasterDirectory>()));
         services.AddSingleton(sp => new TaskRunner(settings.Worker.EffectiveId, sp.GetRequiredService<ModelSelector>(),
             sp.GetRequiredService<IResultSender>(), settings.Worker.SimulatedDelay, sp.GetRequiredService<ILogger<TaskRunner>>()));
         var version = typeof(WorkerHosting).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

@@ -121,4 +121,69 @@ public sealed class HighAvailabilityTests : IAsyncLifetime
         Assert.Equal("[]", await b.Http.GetStringAsync("/api/tasks"));
         Assert.Equal(2, (await b.WorkersAsync()).Length);
     }
+
+    [Fact]
+    public async Task Answers_in_flight_when_the_dispatchers_master_dies_arrive_within_seconds_of_the_takeover_and_none_runs_twice()
+    {
+        // As above, B is the survivor. The task timeout stays at its default (2 min): nothing here waits for it.
+        var (akkaB, akkaA) = (FreePort.Next(), FreePort.Next());
+        if (akkaB > akkaA) (akkaA, akkaB) = (akkaB, akkaA);
+        var seeds = $"akka.tcp://ai-system@localhost:{akkaA},akka.tcp://ai-system@localhost:{akkaB}";
+        Dictionary<string, string?> Settings(int akkaPort) => new()
+        {
+            ["Akka__Port"] = akkaPort.ToString(),
+            ["Akka__SeedNodes"] = seeds,
+            ["Akka__DownUnreachableAfter"] = "00:00:05",
+            ["Persistence__Provider"] = "postgresql",
+            ["Persistence__ConnectionString"] = _postgres.ConnectionString,
+        };
+        var a = await MasterProcess.StartAsync(_broker, localWorkers: 0, Settings(akkaA));
+        _masters.Add(a);
+        await Poll.UntilAsync(async () => (await a.Http.GetAsync("/healthz/ready")).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "master A ready", Diagnostics);
+        var b = await MasterProcess.StartAsync(_broker, localWorkers: 0, Settings(akkaB));
+        _masters.Add(b);
+        foreach (var id in new[] { "ha-worker-1", "ha-worker-2" })
+            _workers.Add(a.StartWorker(id, new Dictionary<string, string?>
+            {
+                ["Akka__SeedNodes"] = seeds, ["Worker__SimulatedDelay"] = "00:00:06", ["Worker__Capacity"] = "5",
+            }));
+        await a.WaitForWorkersAsync(2);
+        await Poll.UntilAsync(async () => JsonDocument.Parse(await b.Http.GetStringAsync("/api/cluster")).RootElement
+            .GetProperty("members").EnumerateArray().Count(m => m.Str("status") == "up") == 4, TimeSpan.FromSeconds(60), "4 members up", Diagnostics);
+
+        // Ten questions from browsers on B, all of them on a worker at once; then A dies while the models write.
+        var browsers = new List<ChatClient> { await ConnectWithRetryAsync(b.BaseUrl, null), await ConnectWithRetryAsync(b.BaseUrl, null) };
+        _browsers.AddRange(browsers);
+        var asked = new List<string>();
+        for (var q = 0; q < 5; q++)
+            foreach (var browser in browsers)
+                asked.Add((await browser.SubmitAsync($"failover question {q} of {browser.SessionId[..8]}")).Str("taskId"));
+        var inFlight = () => a.Http.GetStringAsync("/api/tasks").ContinueWith(t =>
+            JsonDocument.Parse(t.Result).RootElement.EnumerateArray().Count(x => x.Str("state") == "in-flight"));
+        await Poll.UntilAsync(async () => await inFlight() == 10, TimeSpan.FromSeconds(20), "ten answers in flight", Diagnostics);
+
+        a.Process.Kill();
+        await a.Process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        var killedAt = DateTimeOffset.UtcNow;
+
+        // The takeover: A is out of B's cluster and B's dispatcher answers (readiness asks it through the proxy).
+        await Poll.UntilAsync(async () =>
+        {
+            var members = JsonDocument.Parse(await b.Http.GetStringAsync("/api/cluster")).RootElement.GetProperty("members").EnumerateArray();
+            return !members.Any(m => m.Str("address") == a.ClusterAddress) && (await b.Http.GetAsync("/healthz/ready")).IsSuccessStatusCode;
+        }, TimeSpan.FromSeconds(60), "B to take the dispatcher over", Diagnostics);
+        var tookOverAt = DateTimeOffset.UtcNow;
+
+        IEnumerable<string> Answered() => browsers.SelectMany(x => x.Answers).Select(x => x.Str("taskId"));
+        await Poll.UntilAsync(() => Answered().Distinct().Count() == 10, TimeSpan.FromSeconds(10),
+            $"all ten answers within 10 s of the takeover ({(tookOverAt - killedAt).TotalSeconds:F1} s after the kill)", Diagnostics);
+
+        Assert.Equal(asked.Order(), Answered().Order()); // each exactly once, to its own session
+        Assert.All(browsers, x => Assert.Empty(x.Payloads("TaskFailed")));
+        // None ran twice: across both workers, one "done" line per task.
+        foreach (var id in asked)
+            Assert.Equal(1, _workers.Sum(w => w.Output.Split('\n').Count(l => l.Contains($"Task {id} of session", StringComparison.Ordinal)
+                && l.Contains(" done in ", StringComparison.Ordinal))));
+        await Poll.UntilAsync(async () => await b.Http.GetStringAsync("/api/tasks") == "[]", TimeSpan.FromSeconds(10), "no task left open", Diagnostics);
+    }
 }

@@ -431,6 +431,70 @@ public class DispatchStateTests
         return state;
     }
 
+    /// <summary>A dispatcher that has just taken over, from a snapshot older than the tasks asked last: its grace is on.</summary>
+    private DispatchState TakenOver()
+    {
+        var state = Restarted(new DispatcherSnapshot(0, []));
+        state.Register("w2", 1);
+        return state;
+    }
+
+    [Fact]
+    public void After_a_takeover_a_result_before_its_question_is_kept_and_becomes_the_outcome_when_the_question_comes_back()
+    {
+        var task = NewTask();
+        var state = TakenOver();
+
+        // The worker that ran it on the dead master's watch sends its result here before the session resends the question.
+        var decision = state.Complete(ResultFor(task, "w1", answer: "the first and only answer"));
+        Assert.Equal(ResultStatus.Kept, decision.Status);
+        Assert.Equal(ResultStatus.Kept, state.Complete(ResultFor(task, "w1")).Status); // a retry of it: kept once
+
+        var admission = state.Submit(task, resubmitted: true);
+        Assert.Equal(AdmissionStatus.Admitted, admission.Status);
+        var completed = Assert.Single(admission.Events.OfType<TaskCompleted>());
+        Assert.Equal(("the first and only answer", "w1"), (completed.Outcome.Answer, completed.Outcome.WorkerId));
+        Assert.Empty(Assigned(admission.Events)); // not run again, although w2 is free
+        Assert.Empty(Assigned(Advance(TimeSpan.FromSeconds(10))));
+    }
+
+    [Fact]
+    public void A_kept_result_whose_question_never_comes_back_is_dropped_when_the_grace_ends()
+    {
+        var state = TakenOver();
+        var task = NewTask();
+        Assert.Equal(ResultStatus.Kept, state.Complete(ResultFor(task, "w1")).Status);
+
+        var events = new List<DispatchEvent>();
+        for (var t = TimeSpan.Zero; t < new DispatchPolicy(3, TimeSpan.FromSeconds(60), 3).RecoveryGrace + TimeSpan.FromSeconds(1); t += DispatchPolicy.TickInterval)
+        {
+            _now += DispatchPolicy.TickInterval;
+            events.AddRange(state.Tick());
+        }
+        Assert.Equal(task.TaskId, Assert.Single(events.OfType<KeptResultDropped>()).TaskId);
+
+        // After the grace an unknown result is refused, and the question coming back now is a question like any other.
+        Assert.Equal(ResultStatus.Refused, state.Complete(ResultFor(task, "w1")).Status);
+        Assert.Equal("w2", Assert.Single(Assigned(state.Submit(task, resubmitted: true).Events)).WorkerId);
+    }
+
+    [Fact]
+    public void A_kept_result_of_another_session_does_not_answer_a_question()
+    {
+        var state = TakenOver();
+        var task = NewTask("s1");
+        Assert.Equal(ResultStatus.Kept, state.Complete(ResultFor(task with { SessionId = "s2" }, "w1")).Status);
+        var admission = state.Submit(task, resubmitted: true);
+        Assert.Empty(admission.Events.OfType<TaskCompleted>());
+    }
+
+    [Fact]
+    public void Without_a_restart_an_unknown_result_is_refused_at_once()
+    {
+        _state.Register("w1", 1);
+        Assert.Equal(ResultStatus.Refused, _state.Complete(ResultFor(NewTask(), "w1")).Status);
+    }
+
     [Fact]
     public void The_snapshot_holds_open_tasks_without_texts_or_keys()
     {

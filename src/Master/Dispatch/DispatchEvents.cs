@@ -39,6 +39,15 @@ public sealed record TaskGaveUp(string TaskId, TaskOutcome Outcome) : DispatchEv
 /// <summary>The outcome was (re)sent to the session at this time.</summary>
 public sealed record OutcomeSent(string TaskId, DateTimeOffset At) : DispatchEvent;
 
+/// <summary>
+/// After a restart, a result came for a task that its session has not sent again yet: it is kept until
+/// <paramref name="Until"/> (the end of the recovery grace), to become the outcome the moment the question comes back.
+/// </summary>
+public sealed record ResultKept(WorkerResult Result, DateTimeOffset Until) : DispatchEvent;
+
+/// <summary>The grace ended and no session sent that question again: the kept result is dropped (and refused).</summary>
+public sealed record KeptResultDropped(string TaskId) : DispatchEvent;
+
 /// <summary>The session stored the outcome: the task is finished and remembered for a while to drop late duplicates.</summary>
 public sealed record TaskFinished(string TaskId) : DispatchEvent;
 

@@ -40,6 +40,11 @@ public enum ResultStatus
     Duplicate,
     /// <summary>No such task is in flight on that worker: refused.</summary>
     Refused,
+    /// <summary>
+    /// Just after a restart, for a task its session has not sent again yet: kept, and acknowledged once stored (or
+    /// refused when the recovery grace ends without the question).
+    /// </summary>
+    Kept,
 }
 
 public sealed record ResultDecision(ResultStatus Status, string Message, string? TaskId, IReadOnlyList<DispatchEvent> Events);
@@ -63,6 +68,9 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     private readonly Dictionary<string, int> _reportedPositions = new(StringComparer.Ordinal);
     private DateTimeOffset _lastTick = clock();
     private DateTimeOffset _recoveryGraceEnds = DateTimeOffset.MinValue;
+    private const int KeptCap = 10_000;
+    /// <summary>Results that came, after a restart, before their questions did (<see cref="ResultKept"/>).</summary>
+    private readonly Dictionary<string, (WorkerResult Result, DateTimeOffset Until)> _kept = new(StringComparer.Ordinal);
     private List<DispatchEvent>? _raised;
 
     public WorkerRegistry Workers { get; } = new();
@@ -116,6 +124,9 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
             task.HeldUntil = _recoveryGraceEnds;
         }
         Raise(new TaskAccepted(task));
+        // Its worker's result came first (it was sent to this dispatcher while the question was on its way back).
+        if (_kept.TryGetValue(task.TaskId, out var kept) && kept.Result.SessionId == task.SessionId)
+            Raise(new TaskCompleted(task.TaskId, OutcomeOf(task, kept.Result)));
         Drain();
         return End(events, AdmissionStatus.Admitted, task, null);
     }
@@ -132,6 +143,13 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         {
             if (!string.IsNullOrEmpty(result.TaskId) && _finished.Contains(result.TaskId))
                 return End(events, ResultStatus.Duplicate, "This task already has an answer; the duplicate was dropped.", result.TaskId);
+            // Just after a restart the dispatcher does not know every open task yet: their sessions are sending them
+            // again. A result that comes first waits for its question instead of being refused (and its task run twice).
+            if (!string.IsNullOrEmpty(result.TaskId) && clock() < _recoveryGraceEnds && (_kept.ContainsKey(result.TaskId) || _kept.Count < KeptCap))
+            {
+                if (!_kept.ContainsKey(result.TaskId)) Raise(new ResultKept(result, _recoveryGraceEnds));
+                return End(events, ResultStatus.Kept, "The dispatcher has just restarted: the result is kept until its question is back.", result.TaskId);
+            }
             return End(events, ResultStatus.Refused, "No task matching this result is in flight on this worker.", result.TaskId);
         }
         if (task.Phase == TaskPhase.Completing)
@@ -295,10 +313,13 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         foreach (var task in _tasks.Values.Where(t => t.Phase == TaskPhase.Completing && now - t.OutcomeSentAt >= DispatchPolicy.OutcomeResendAfter).ToList())
             Raise(new OutcomeSent(task.TaskId, now));
 
+        foreach (var (id, _) in _kept.Where(k => k.Value.Until <= now).ToList()) Raise(new KeptResultDropped(id));
+
         _finished.Forget(now - policy.FinishedMemory);
         Drain();
         return End(events);
     }
+
 
     /// <summary>
     /// The in-flight task whose answer this worker may stream: the task must be assigned to it, and to the same
@@ -439,8 +460,15 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
                 Queue.EnqueueFirst(task);
                 break;
             }
+            case ResultKept(var result, var until):
+                _kept[result.TaskId] = (result, until);
+                break;
+            case KeptResultDropped(var id):
+                _kept.Remove(id);
+                break;
             case TaskCompleted(var id, var outcome):
             {
+                _kept.Remove(id);
                 var task = _tasks[id];
                 if (Workers.Find(outcome.WorkerId) is { } worker)
                 {

@@ -188,6 +188,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     if (!_acks.TryGetValue(decision.TaskId!, out var waiters)) _acks[decision.TaskId!] = waiters = [];
                     if (waiters.Count < MaxAckWaiters) waiters.Add(Sender);
                     if (decision.Status == ResultStatus.AwaitingStorage) LogDuplicate(m.Result.TaskId, m.Result.WorkerId);
+                    if (decision.Status == ResultStatus.Kept) LogKept(m.Result.TaskId, m.Result.WorkerId);
                     break;
             }
             Carry(decision.Events);
@@ -358,6 +359,13 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                         foreach (var w in waiters) w.Tell(ack);
                     }
                     break;
+                case KeptResultDropped k:
+                    if (_acks.Remove(k.TaskId, out var refused))
+                    {
+                        var ack = new ResultAck { Success = false, Message = "No task matching this result is open: its question did not come back after the restart." };
+                        foreach (var w in refused) w.Tell(ack);
+                    }
+                    break;
                 case WorkerJoined j:
                     LogWorkerJoined(j.WorkerId, j.Again ? "registered again" : "registered", j.Description.Language.Length > 0 ? j.Description.Language : "unknown language",
                         j.Capacity, j.Description.Provider.Length > 0 ? j.Description.Provider : "unknown");
@@ -446,6 +454,9 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Duplicate result for task {TaskId} from worker {WorkerId} dropped")]
     private partial void LogDuplicate(string taskId, string workerId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Result for task {TaskId} from worker {WorkerId} kept: the dispatcher has just restarted and its question is not back yet")]
+    private partial void LogKept(string taskId, string workerId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} goes to another worker: {Reason}")]
     private partial void LogReturned(string taskId, string reason);

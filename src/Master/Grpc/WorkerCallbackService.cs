@@ -92,7 +92,7 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
                 _ = DeliverAsync(result, ct).ContinueWith(t =>
                 {
                     var ack = t.IsCompletedSuccessfully ? t.Result
-                        : new ResultAck { Success = false, Message = "The answer is not stored yet; send the result again." };
+                        : new ResultAck { Success = false, Retry = true, Message = "The answer is not stored yet; send the result again." };
                     ack.TaskId = taskId;
                     acks.Writer.TryWrite(ack);
                     if (Interlocked.Decrement(ref pending) == 0 && Volatile.Read(ref readingEnded)) done.TrySetResult();

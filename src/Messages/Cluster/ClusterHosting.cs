@@ -54,6 +54,21 @@ public static class ClusterRoles
 {
     public const string Master = "master";
     public const string Worker = "worker";
+
+    /// <summary>
+    /// A master's second role says where workers send results to it: <c>grpc=host:port</c>, its
+    /// <c>Master__PublicGrpcEndpoint</c>. A worker whose task's master is gone sends the result to another master
+    /// found this way; any master hands a result to the dispatcher, wherever it runs.
+    /// </summary>
+    public const string GrpcEndpointPrefix = "grpc=";
+
+    public static string GrpcEndpoint(string endpoint) => GrpcEndpointPrefix + endpoint;
+
+    /// <summary>The gRPC endpoint a master member announced, or null (a worker, or a master of an older version).</summary>
+    public static string? GrpcEndpointOf(Member member) =>
+        member.HasRole(Master) && member.Roles.FirstOrDefault(r => r.StartsWith(GrpcEndpointPrefix, StringComparison.Ordinal)) is { } role
+            ? role[GrpcEndpointPrefix.Length..]
+            : null;
 }
 
 public static class ClusterHosting
@@ -67,7 +82,8 @@ public static class ClusterHosting
     /// survive the loss of any one). A worker that is downed keeps serving tasks over MQTT (it only stops being a
     /// member); one that is asked to leave leaves and stops.
     /// </summary>
-    public static AkkaConfigurationBuilder WithAiCluster(this AkkaConfigurationBuilder builder, AkkaOptions options, string role, string appVersion)
+    public static AkkaConfigurationBuilder WithAiCluster(this AkkaConfigurationBuilder builder, AkkaOptions options, string role, string appVersion,
+        IReadOnlyList<string>? moreRoles = null)
     {
         var port = options.EffectivePort(role);
         return builder
@@ -85,8 +101,12 @@ public static class ClusterHosting
                 akka.cluster.split-brain-resolver.down-all-when-unstable = off
                 akka.cluster.log-info = off
                 akka.cluster.run-coordinated-shutdown-when-down = {{(role == ClusterRoles.Master ? "on" : "off")}}
+                # Quoted here: ClusterOptions writes roles unquoted, and a role like grpc=host:port is no bare HOCON word.
+                akka.cluster.roles = [{{string.Join(", ", new[] { role }.Concat(moreRoles ?? []).Select(Quoted))}}]
                 """, HoconAddMode.Prepend);
     }
+
+    private static string Quoted(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
     /// <summary>Logs when this node is up in the cluster, and warns (once) when it still is not after a while.</summary>
     public static void ReportClusterJoin(ActorSystem system, ILogger log, TimeSpan patience)

@@ -1,0 +1,63 @@
+using Akka.Actor;
+using Akka.Cluster;
+using AiSystem.Messages.Cluster;
+
+namespace AiSystem.Worker;
+
+/// <summary>
+/// The masters a result can be sent to, as the cluster sees them now: each master announces its gRPC endpoint as a
+/// role (<see cref="ClusterRoles.GrpcEndpointPrefix"/>), and any master hands a result to the dispatcher.
+/// </summary>
+public sealed record MasterEndpoints(IReadOnlyList<string> Reachable, IReadOnlySet<string> Unreachable)
+{
+    public static readonly MasterEndpoints None = new([], new HashSet<string>());
+
+    /// <summary>
+    /// Where attempt <paramref name="attempt"/> (1, 2, …) of a result goes whose task came from
+    /// <paramref name="endpoint"/>'s master. The first always goes there. Later ones go only to other masters while the
+    /// cluster sees that one unreachable (it crashed: the dispatcher is moving to one of them); otherwise every other
+    /// attempt goes to another master and the rest to that one again (it may be restarting on its address, or be
+    /// outside the cluster). Without another master, every attempt goes to that one.
+    /// </summary>
+    public string Target(string endpoint, int attempt)
+    {
+        if (attempt <= 1) return endpoint;
+        var others = Reachable.Where(e => !string.Equals(e, endpoint, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (others.Count == 0) return endpoint;
+        if (Unreachable.Contains(endpoint)) return others[(attempt - 2) % others.Count];
+        return attempt % 2 == 0 ? others[(attempt / 2 - 1) % others.Count] : endpoint;
+    }
+}
+
+/// <summary>The masters' endpoints now; <see cref="MasterEndpoints.None"/> outside a cluster.</summary>
+public interface IMasterDirectory
+{
+    MasterEndpoints Current();
+}
+
+/// <summary>Reads the cluster's current state (an immutable snapshot, safe from any thread) of this worker's actor system.</summary>
+internal sealed class ClusterMasterDirectory(IServiceProvider services) : IMasterDirectory
+{
+    public MasterEndpoints Current()
+    {
+        ActorSystem? system;
+        try
+        {
+            system = services.GetService<ActorSystem>();
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            return MasterEndpoints.None; // not started yet, or stopping
+        }
+        if (system is null || system.WhenTerminated.IsCompleted) return MasterEndpoints.None;
+        var state = Akka.Cluster.Cluster.Get(system).State;
+        var unreachable = state.Unreachable.Select(ClusterRoles.GrpcEndpointOf).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var reachable = state.Members
+            .Where(m => m.Status == MemberStatus.Up && !state.Unreachable.Contains(m))
+            .Select(ClusterRoles.GrpcEndpointOf).OfType<string>()
+            .Where(e => !unreachable.Contains(e))
+            .Distinct(StringComparer.OrdinalIgnoreCase)
+            .ToList();
+        return new MasterEndpoints(reachable, unreachable);
+    }
+}
