@@ -151,7 +151,7 @@ public class WireContractTests
             TaskChunk.Descriptor.Fields.InFieldNumberOrder().Select(f => f.Name));
         var deliver = WorkerCallback.Descriptor.Methods[2];
         Assert.Equal((true, true, "TaskChunk", "ResultAck"), (deliver.IsClientStreaming, deliver.IsServerStreaming, deliver.InputType.Name, deliver.OutputType.Name));
-        Assert.Equal([("success", 1), ("message", 2), ("task_id", 3)],
+        Assert.Equal([("success", 1), ("message", 2), ("task_id", 3), ("retry", 4)],
             ResultAck.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.Name, f.FieldNumber)));
     }
 
