@@ -106,6 +106,73 @@ public sealed class PersistenceTests : IAsyncLifetime
             "an answer to a question asked after the outage", Diagnostics);
     }
 
+    [Fact]
+    public async Task A_SQLite_file_locked_by_another_process_refuses_new_questions_and_loses_nothing_already_accepted()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory("aisystem-locked-").FullName, "aisystem.db");
+        _master = await MasterProcess.StartAsync(_broker, localWorkers: 0, new Dictionary<string, string?>
+        {
+            ["Persistence__ConnectionString"] = $"Data Source={file}",
+        });
+        _workers.Add(_master.StartWorker("locked-1", new Dictionary<string, string?> { ["Worker__SimulatedDelay"] = "00:00:02", ["Worker__Capacity"] = "2" }));
+        await _master.WaitForWorkersAsync(1);
+        var browser = await ChatClient.ConnectAsync(_master.BaseUrl);
+        _browsers.Add(browser);
+        var asked = new List<string>();
+        for (var i = 0; i < 6; i++) asked.Add((await browser.SubmitAsync($"Asked before the lock {i}")).Str("taskId"));
+        Assert.True(await Ready(), "the master is not ready before the lock");
+
+        // Another process (this one) takes the file's write lock and holds it for 15 s, as a sqlite3 shell in a
+        // transaction would; answers to the questions above come back meanwhile.
+        await using (var locker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            await locker.OpenAsync();
+            await using (var begin = locker.CreateCommand())
+            {
+                begin.CommandText = "PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE;";
+                await begin.ExecuteNonQueryAsync();
+            }
+            var lockedAt = DateTime.UtcNow;
+            await Poll.UntilAsync(async () => !await Ready(), TimeSpan.FromSeconds(15), "readiness to turn false", Diagnostics);
+            string? refusal = null;
+            await Poll.UntilAsync(async () =>
+            {
+                try
+                {
+                    asked.Add((await browser.SubmitAsync("Asked while the file is locked")).Str("taskId")); // taken: the write is to come
+                    return false;
+                }
+                catch (Microsoft.AspNetCore.SignalR.HubException e)
+                {
+                    refusal = e.Message;
+                    return true;
+                }
+            }, TimeSpan.FromSeconds(15), "a question refused while the file is locked", Diagnostics);
+            Assert.Contains("not being saved right now", refusal);
+            var held = TimeSpan.FromSeconds(15) - (DateTime.UtcNow - lockedAt);
+            if (held > TimeSpan.Zero) await Task.Delay(held); // the lock lasts 15 s: a duration of the scenario, not a wait for a condition
+            await using var rollback = locker.CreateCommand();
+            rollback.CommandText = "ROLLBACK";
+            await rollback.ExecuteNonQueryAsync();
+        }
+
+        await Poll.UntilAsync(Ready, TimeSpan.FromSeconds(20), "readiness to come back", Diagnostics);
+        await Poll.UntilAsync(async () =>
+        {
+            await using var again = await ChatClient.ConnectAsync(_master.BaseUrl, browser.SessionId);
+            var answered = again.Started.GetProperty("history").EnumerateArray()
+                .Where(h => h.GetProperty("response").ValueKind == JsonValueKind.String).Select(h => h.Str("taskId")).ToHashSet();
+            return asked.All(answered.Contains);
+        }, TimeSpan.FromSeconds(60), "every question taken answered after the lock", Diagnostics);
+        var live = browser.Answers.Select(a => a.Str("taskId")).ToList();
+        Assert.Equal(live.Count, live.Distinct().Count());
+        Assert.Empty(browser.Payloads("TaskFailed"));
+        Assert.False(_master.Process.HasExited, "the master died");
+        var after = await browser.SubmitAsync("Asked after the lock");
+        await Poll.UntilAsync(() => browser.Answers.Any(a => a.Str("taskId") == after.Str("taskId")), TimeSpan.FromSeconds(30),
+            "an answer to a question asked after the lock", Diagnostics);
+    }
+
     private async Task<bool> Ready()
     {
         try { return (await _master!.Http.GetAsync("/healthz/ready")).IsSuccessStatusCode; }

@@ -69,8 +69,9 @@ public sealed class DispatcherHealthCheck(IRequiredActor<DispatcherActor> dispat
 
 /// <summary>
 /// Ready only while the journal works: after a failure (a write batch, a read, a snapshot) and until something
-/// succeeds again, it probes the database (<c>SELECT 1</c>, 2 s at most); a database that answers makes the journal
-/// worth trying again. (A SQLite file locked by another process still answers reads: that shows as failed writes.)
+/// succeeds again, it probes the database (2 s at most: PostgreSQL <c>SELECT 1</c>; SQLite takes the write lock and
+/// lets it go, since a file locked by another process still answers reads); a database that passes makes the journal
+/// worth trying again.
 /// </summary>
 public sealed class JournalHealthCheck(JournalHealth journal, JournalIndex index) : IHealthCheck
 {

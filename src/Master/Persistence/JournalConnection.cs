@@ -18,6 +18,13 @@ public sealed record JournalConnection(JournalProvider Provider, string Connecti
     /// <summary>How long a SQLite connection waits inside SQLite for the write lock (no 150 ms sleeps in the driver).</summary>
     public const int SqliteBusyTimeoutMs = 10_000;
 
+    /// <summary>
+    /// The journal writer's wait for the write lock. This master is the file's only writer (every write runs on the
+    /// writer thread): the lock is taken only by another process (a sqlite3 shell, a backup tool), and a file locked
+    /// longer than this is an outage, to be refused with a message, not a wait for every question.
+    /// </summary>
+    public const int SqliteWriterBusyTimeoutMs = 2_000;
+
     /// <summary>A pooled connection, open and set up (SQLite: wait for the lock inside SQLite).</summary>
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
@@ -50,8 +57,10 @@ public sealed record JournalConnection(JournalProvider Provider, string Connecti
             connection.Open();
             if (Provider == JournalProvider.Sqlite)
             {
+                // Both waits: SQLite's own, and Microsoft.Data.Sqlite's retries of a busy statement (30 s by default).
+                ((SqliteConnection)connection).DefaultTimeout = SqliteWriterBusyTimeoutMs / 1000;
                 using var pragma = connection.CreateCommand();
-                pragma.CommandText = $"PRAGMA busy_timeout = {SqliteBusyTimeoutMs};";
+                pragma.CommandText = $"PRAGMA busy_timeout = {SqliteWriterBusyTimeoutMs};";
                 pragma.ExecuteNonQuery();
             }
             return connection;

@@ -46,8 +46,28 @@ public sealed class JournalIndex(JournalConnection connection) : Dispatch.IJourn
     public Task<bool> ProbeAsync(CancellationToken cancellationToken = default) => RunAsync(async db =>
     {
         await using var command = db.CreateCommand();
-        command.CommandText = "SELECT 1";
-        await command.ExecuteScalarAsync(cancellationToken);
+        if (connection.Provider != JournalProvider.Sqlite)
+        {
+            command.CommandText = "SELECT 1";
+            await command.ExecuteScalarAsync(cancellationToken);
+            return true;
+        }
+        // A SQLite file locked by another process still answers reads: ask for the write lock itself, for a moment.
+        command.CommandText = "PRAGMA busy_timeout = 1000";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        try
+        {
+            command.CommandText = "BEGIN IMMEDIATE";
+            command.CommandTimeout = 1; // the driver's own retries of a busy statement, too
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            command.CommandText = "ROLLBACK";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            command.CommandText = $"PRAGMA busy_timeout = {JournalConnection.SqliteBusyTimeoutMs}"; // a pooled connection keeps it
+            await command.ExecuteNonQueryAsync(CancellationToken.None);
+        }
         return true;
     }, cancellationToken);
 
