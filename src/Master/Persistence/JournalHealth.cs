@@ -1,9 +1,11 @@
 namespace AiSystem.Master.Persistence;
 
 /// <summary>
-/// How the journal is doing, for readiness and metrics: updated by the journal's writer and the plugins, read from
-/// anywhere. Plain interlocked fields: the write path pays a few nanoseconds, no locks.
+/// How the journal is doing, for readiness, metrics and operators (<see cref="JournalStatus"/>): updated by the
+/// journal's writer and the plugins, read from anywhere. Plain interlocked fields: the write path pays a few
+/// nanoseconds, no locks.
 /// </summary>
+/// <param name="connection">The journal's connection, whose password and connection string never reach <see cref="LastError"/>.</param>
 public sealed class JournalHealth(JournalConnection? connection = null)
 {
     /// <summary>
