@@ -74,6 +74,33 @@ public sealed record TaskInfo
     public bool IsInFlight => string.Equals(State, "in-flight", StringComparison.OrdinalIgnoreCase);
 }
 
+/// <summary>GET /api/journal: the master's journal.</summary>
+public sealed record JournalInfo
+{
+    /// <summary>sqlite | postgresql.</summary>
+    public string? Provider { get; init; }
+    /// <summary>SQLite's file name, or PostgreSQL's host/database.</summary>
+    public string? Location { get; init; }
+    /// <summary>ok | recovering | failing.</summary>
+    [JsonRequired] public string State { get; init; } = "";
+    public DateTimeOffset? LastSuccessfulWrite { get; init; }
+    public int ConsecutiveFailedBatches { get; init; }
+    public int RowsWaiting { get; init; }
+    public long RowsWritten { get; init; }
+    public long BatchesWritten { get; init; }
+    public long SnapshotsWritten { get; init; }
+    public JournalError? LastError { get; init; }
+
+    public bool IsFailing => string.Equals(State, "failing", StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed record JournalError
+{
+    public string? Type { get; init; }
+    public string? Message { get; init; }
+    public DateTimeOffset? At { get; init; }
+}
+
 /// <summary>Body of POST /api/cluster/leave and /api/cluster/down.</summary>
 public sealed record MemberActionRequest(string Address);
 
@@ -101,6 +128,7 @@ public sealed record LeaderOutput(string? Leader);
 [JsonSerializable(typeof(ClusterEvent))]
 [JsonSerializable(typeof(List<WorkerInfo>))]
 [JsonSerializable(typeof(List<TaskInfo>))]
+[JsonSerializable(typeof(JournalInfo))]
 [JsonSerializable(typeof(MemberActionRequest))]
 [JsonSerializable(typeof(MemberActionResponse))]
 [JsonSerializable(typeof(List<MemberActionResponse>))]
@@ -114,6 +142,7 @@ public static class ApiJson
     public static ClusterState ParseCluster(string json) => Parse(json, CtlJsonContext.Default.ClusterState, "GET /api/cluster");
     public static List<WorkerInfo> ParseWorkers(string json) => Parse(json, CtlJsonContext.Default.ListWorkerInfo, "GET /api/workers");
     public static List<TaskInfo> ParseTasks(string json) => Parse(json, CtlJsonContext.Default.ListTaskInfo, "GET /api/tasks");
+    public static JournalInfo ParseJournal(string json) => Parse(json, CtlJsonContext.Default.JournalInfo, "GET /api/journal");
     public static ClusterEvent ParseEvent(string json) => Parse(json, CtlJsonContext.Default.ClusterEvent, "GET /api/cluster/events");
     public static MemberActionResponse ParseAction(string json, string what) => Parse(json, CtlJsonContext.Default.MemberActionResponse, what);
 

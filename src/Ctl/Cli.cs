@@ -74,7 +74,7 @@ public static class Cli
     public static Command Build(CtlContext context)
     {
         var g = new GlobalOptions();
-        var root = new Command("aictl", "Inspect and manage an AiSystem cluster: members, workers, tasks, logs.");
+        var root = new Command("aictl", "Inspect and manage an AiSystem cluster: members, workers, tasks, journal, logs.");
         root.Options.Add(new System.CommandLine.Help.HelpOption());
         root.Options.Add(new VersionOption());
         root.Options.Add(g.Master);
@@ -192,6 +192,17 @@ public static class Cli
             return Ok;
         }));
         root.Subcommands.Add(tasks);
+
+        var journal = new Command("journal", "Show the master's journal: state, provider, where, last write, failed batches, rows, last error (exit 1 while failing).");
+        journal.SetAction(Guard(context, async (p, ct) =>
+        {
+            using var master = g.Client(p, context);
+            var (state, body) = await master.GetJournalAsync(ct).ConfigureAwait(false);
+            if (p.GetValue(g.Json)) WriteJson(context, body);
+            else foreach (var line in JournalFormatter.Format(state, context.Time.GetUtcNow(), context.Time.LocalTimeZone)) context.Out.WriteLine(line);
+            return state.IsFailing ? Failed : Ok;
+        }));
+        root.Subcommands.Add(journal);
 
         root.Subcommands.Add(Logs(context, g));
         return root;

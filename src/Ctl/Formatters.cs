@@ -65,3 +65,28 @@ public static class TasksFormatter
         return [.. table.Lines(), $"Count: {tasks.Count} tasks ({queued} queued, {inFlight} in flight)"];
     }
 }
+
+/// <summary>The <c>aictl journal</c> table (one row: the master's journal), then its last error.</summary>
+public static class JournalFormatter
+{
+    public static readonly string[] Header =
+        ["STATE", "PROVIDER", "WHERE", "LAST WRITE", "FAILED BATCHES", "ROWS WAITING", "ROWS", "BATCHES", "SNAPSHOTS"];
+
+    public static IReadOnlyList<string> Format(JournalInfo journal, DateTimeOffset now, TimeZoneInfo zone)
+    {
+        static string N(long n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var table = new TableWriter(Header);
+        table.AddRow(Text.Cell(journal.State), Text.Cell(journal.Provider), Text.Cell(journal.Location),
+            journal.LastSuccessfulWrite is null ? "never" : Age.Ago(journal.LastSuccessfulWrite, now),
+            N(journal.ConsecutiveFailedBatches), N(journal.RowsWaiting), N(journal.RowsWritten), N(journal.BatchesWritten), N(journal.SnapshotsWritten));
+        return [.. table.Lines(), LastError(journal.LastError, now, zone)];
+    }
+
+    /// <summary><c>Last error: none</c>, or <c>Last error: 16:13:20.000 (12s ago) Type: message</c>.</summary>
+    public static string LastError(JournalError? error, DateTimeOffset now, TimeZoneInfo zone)
+    {
+        if (error is null) return "Last error: none";
+        var when = error.At is { } at ? $"{Age.ClockTime(at.ToUnixTimeMilliseconds(), zone)} ({Age.Ago(at, now)}) " : "";
+        return $"Last error: {when}{Text.OneLine(error.Type, 200)}: {Text.OneLine(error.Message, 300)}";
+    }
+}

@@ -65,6 +65,12 @@ public sealed class MasterClient : IDisposable
         return (ApiJson.ParseTasks(body), body);
     }
 
+    public async Task<(JournalInfo Journal, string Body)> GetJournalAsync(CancellationToken ct)
+    {
+        var body = await GetStringAsync("api/journal", ct).ConfigureAwait(false);
+        return (ApiJson.ParseJournal(body), body);
+    }
+
     /// <summary>POST <c>api/cluster/leave</c> or <c>api/cluster/down</c> for <paramref name="address"/>.</summary>
     /// <param name="action"><c>leave</c> or <c>down</c>.</param>
     public async Task<(MemberActionResponse Response, string Body)> MemberActionAsync(string action, string address, CancellationToken ct)

@@ -13,7 +13,7 @@ public class CliTests
         Assert.Equal(0, exit);
         Assert.Equal("", stderr);
         Assert.Contains("aictl [command] [options]", stdout);
-        foreach (var word in new[] { "cluster", "workers", "tasks", "logs", "--master", "--token", "--json", "AICTL_MASTER", "AICTL_TOKEN" })
+        foreach (var word in new[] { "cluster", "workers", "tasks", "journal", "logs", "--master", "--token", "--json", "AICTL_MASTER", "AICTL_TOKEN" })
             Assert.Contains(word, stdout);
     }
 
@@ -78,8 +78,9 @@ public class CliTests
     [Fact]
     public async Task Json_prints_the_masters_json()
     {
-        var master = FakeMaster.Routes(("/api/cluster", Canned.Cluster), ("/api/workers", Canned.Workers), ("/api/tasks", Canned.Tasks));
-        foreach (var (command, json) in new[] { ("cluster show", Canned.Cluster), ("workers", Canned.Workers), ("tasks", Canned.Tasks) })
+        var master = FakeMaster.Routes(("/api/cluster", Canned.Cluster), ("/api/workers", Canned.Workers), ("/api/tasks", Canned.Tasks),
+            ("/api/journal", Canned.Journal));
+        foreach (var (command, json) in new[] { ("cluster show", Canned.Cluster), ("workers", Canned.Workers), ("tasks", Canned.Tasks), ("journal", Canned.Journal) })
         {
             var (exit, stdout, _) = await Aictl.RunAsync([.. command.Split(' '), "--json"], master);
             Assert.Equal(0, exit);
@@ -115,6 +116,38 @@ public class CliTests
         (exit, stdout, _) = await Aictl.RunAsync(["cluster", "leader", "--json"], FakeMaster.Routes(("/api/cluster", Canned.ClusterNoLeader)));
         Assert.Equal(1, exit);
         Assert.Equal("""{"leader":null}""", stdout.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Journal_prints_the_masters_journal_and_exits_1_while_it_is_failing()
+    {
+        var master = FakeMaster.Routes(("/api/journal", Canned.Journal));
+        var (exit, stdout, stderr) = await Aictl.RunAsync(["journal", "--token", "s3cret"], master);
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr);
+        var lines = Aictl.Lines(stdout);
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("ok     sqlite    aisystem.db  0.4s ago", lines[1]);
+        Assert.Equal("Last error: none", lines[2]);
+        var request = Assert.Single(master.Requests);
+        Assert.Equal(("/api/journal", "Bearer s3cret"), (request.Path, request.Authorization));
+
+        (exit, stdout, stderr) = await Aictl.RunAsync(["journal"], FakeMaster.Routes(("/api/journal", Canned.JournalFailing)));
+        Assert.Equal(1, exit); // for scripts: a failing journal is a failure
+        Assert.Equal("", stderr);
+        Assert.StartsWith("failing  postgresql  db-1/aisystem", Aictl.Lines(stdout)[1]);
+
+        (exit, stdout, _) = await Aictl.RunAsync(["journal", "--json"], FakeMaster.Routes(("/api/journal", Canned.JournalFailing)));
+        Assert.Equal(1, exit);
+        Assert.Equal(Canned.JournalFailing.Trim(), stdout.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Journal_from_a_master_without_the_endpoint_says_which_version_it_needs()
+    {
+        var (exit, _, stderr) = await Aictl.RunAsync(["journal"], FakeMaster.Routes());
+        Assert.Equal(1, exit);
+        Assert.Equal("aictl: the master at http://localhost:8888 has no GET /api/journal (404). Is --master an AiSystem master of the same version?", stderr.TrimEnd());
     }
 
     [Fact]

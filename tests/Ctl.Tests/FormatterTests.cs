@@ -176,6 +176,42 @@ public class WorkersAndTasksFormatterTests
     }
 }
 
+public class JournalFormatterTests
+{
+    [Fact]
+    public void A_working_journal_is_one_row_and_no_error()
+    {
+        var lines = JournalFormatter.Format(ApiJson.ParseJournal(Canned.Journal), Canned.Now, TimeZoneInfo.Utc);
+        Assert.Equal(
+        [
+            "STATE  PROVIDER  WHERE        LAST WRITE  FAILED BATCHES  ROWS WAITING  ROWS  BATCHES  SNAPSHOTS",
+            "ok     sqlite    aisystem.db  0.4s ago    0               0             1234  567      12",
+            "Last error: none",
+        ], lines);
+    }
+
+    [Fact]
+    public void A_failing_journal_shows_its_failed_batches_and_when_and_what_went_wrong()
+    {
+        var lines = JournalFormatter.Format(ApiJson.ParseJournal(Canned.JournalFailing), Canned.Now, TimeZoneInfo.Utc);
+        Assert.Equal(
+        [
+            "STATE    PROVIDER    WHERE          LAST WRITE  FAILED BATCHES  ROWS WAITING  ROWS  BATCHES  SNAPSHOTS",
+            "failing  postgresql  db-1/aisystem  3m ago      3               2             80    40       0",
+            "Last error: 16:13:20.000 (12s ago) Npgsql.NpgsqlException: Failed to connect to 10.0.0.5:5432",
+        ], lines);
+    }
+
+    [Fact]
+    public void A_journal_that_never_wrote_says_never_and_an_error_is_one_line()
+    {
+        var journal = ApiJson.ParseJournal("""{"state":"ok","lastSuccessfulWrite":null,"lastError":{"type":"X","message":"two\nlines","at":null}}""");
+        var lines = JournalFormatter.Format(journal, Canned.Now, TimeZoneInfo.Utc);
+        Assert.StartsWith("ok     -         -      never", lines[1]);
+        Assert.Equal(@"Last error: X: two\nlines", lines[2]);
+    }
+}
+
 public class ClusterEventFormatterTests
 {
     [Fact]

@@ -32,6 +32,15 @@ internal static class Canned
          {"taskId":"9c1d2e3f-0002","sessionId":"s2","state":"queued","workerId":null,"attempt":0,"position":1,"assignedAt":null,"timestamp":1764260010000},
          {"taskId":"9c1d2e3f-0003","sessionId":"s3","state":"queued","workerId":null,"attempt":0,"position":2,"assignedAt":null,"timestamp":1764259880000}]
         """;
+
+    public const string Journal = """
+        {"provider":"sqlite","location":"aisystem.db","state":"ok","lastSuccessfulWrite":"2025-11-27T16:13:31.600+00:00","consecutiveFailedBatches":0,"rowsWaiting":0,"rowsWritten":1234,"batchesWritten":567,"snapshotsWritten":12,"lastError":null}
+        """;
+
+    public const string JournalFailing = """
+        {"provider":"postgresql","location":"db-1/aisystem","state":"failing","lastSuccessfulWrite":"2025-11-27T16:10:20+00:00","consecutiveFailedBatches":3,"rowsWaiting":2,"rowsWritten":80,"batchesWritten":40,"snapshotsWritten":0,
+         "lastError":{"type":"Npgsql.NpgsqlException","message":"Failed to connect to 10.0.0.5:5432","at":"2025-11-27T16:13:20+00:00"}}
+        """;
 }
 
 /// <summary>A clock stopped at <see cref="Canned.Now"/>, in UTC.</summary>

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using AiSystem.Integration.Tests.Infrastructure;
 using Microsoft.Playwright;
 
@@ -6,7 +8,8 @@ namespace AiSystem.Integration.Tests;
 
 /// <summary>
 /// The operator dashboard (<c>/dashboard</c>) in Debian's Chromium against a real master, Mosquitto and worker
-/// processes: workers appear and vanish as they start and die, questions show in the live log tail, filters work.
+/// processes: workers appear and vanish as they start and die, questions show in the live log tail, filters work;
+/// the journal panel (and <c>GET /api/journal</c>, <c>aictl journal</c>) follows a PostgreSQL journal going down and back.
 /// </summary>
 public sealed class DashboardTests : IAsyncLifetime
 {
@@ -14,6 +17,7 @@ public sealed class DashboardTests : IAsyncLifetime
 
     private Mosquitto _broker = null!;
     private MasterProcess? _master;
+    private Postgres? _postgres;
     private readonly List<ChildProcess> _workers = [];
     private readonly List<ChatClient> _browsers = [];
     private Chromium _chromium = null!;
@@ -32,8 +36,11 @@ public sealed class DashboardTests : IAsyncLifetime
         foreach (var b in _browsers) await b.DisposeAsync();
         foreach (var w in _workers) await w.DisposeAsync();
         if (_master is not null) await _master.DisposeAsync();
+        if (_postgres is not null) await _postgres.DisposeAsync();
         await _broker.DisposeAsync();
     }
+
+    private async Task<JsonElement> JournalAsync() => await _master!.Http.GetFromJsonAsync<JsonElement>("/api/journal");
 
     private ChildProcess StartWorker(string id, int capacity = 1)
     {
@@ -95,6 +102,26 @@ public sealed class DashboardTests : IAsyncLifetime
         await Assertions.Expect(taskLines.And(page.Locator("[data-source^='dash-']")).First).ToBeVisibleAsync(Slow);
         Assert.Equal("info", await taskLines.First.GetAttributeAsync("data-level"));
 
+        // The journal: this master's SQLite file (the default provider), working, every question and answer written.
+        var journal = await JournalAsync();
+        Assert.Equal(("sqlite", "aisystem.db", "ok"), (journal.Str("provider"), journal.Str("location"), journal.Str("state")));
+        Assert.True(journal.GetProperty("rowsWritten").GetInt64() >= 8, $"4 questions and 4 answers are 8 rows: {journal}");
+        Assert.Equal(0, journal.GetProperty("consecutiveFailedBatches").GetInt32());
+        Assert.Equal(JsonValueKind.String, journal.GetProperty("lastSuccessfulWrite").ValueKind);
+        Assert.Equal(JsonValueKind.Null, journal.GetProperty("lastError").ValueKind);
+        await Assertions.Expect(page.Locator("#journal")).ToHaveAttributeAsync("data-state", "ok");
+        await Assertions.Expect(page.Locator("#journal-state")).ToHaveTextAsync("ok");
+        await Assertions.Expect(page.Locator("#journal-where")).ToHaveTextAsync("sqlite · aisystem.db");
+        await Assertions.Expect(page.Locator("#journal-failed-batches")).ToHaveTextAsync("0");
+        await Assertions.Expect(page.Locator("#journal-rows")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^([89]|\d\d+)$"));
+        await Assertions.Expect(page.Locator("#journal-error")).ToBeHiddenAsync();
+        var aictl = await Aictl.RunAsync("journal", "--master", _master.BaseUrl);
+        Assert.True(aictl.ExitCode == 0, aictl.Output);
+        Assert.StartsWith("ok     sqlite    aisystem.db", aictl.Lines[1]);
+        Assert.Equal("Last error: none", aictl.Lines[2]);
+        var metrics = await _master.Http.GetStringAsync("/metrics");
+        Assert.Matches(@"aisystem_journal_state\{[^}]*state=""ok""[^}]*\} 1", metrics);
+
         // The answers are counted in the chart and the figures above it.
         await Assertions.Expect(page.Locator("#answers-chart rect.bar-rate").First).ToBeVisibleAsync(Slow);
         await Assertions.Expect(page.Locator("#answers-chart")).ToHaveAttributeAsync("aria-label", new System.Text.RegularExpressions.Regex("^4 answers and 0 failures"));
@@ -143,6 +170,60 @@ public sealed class DashboardTests : IAsyncLifetime
         Assert.Empty(errors);
     }
 
+    /// <summary>
+    /// PostgreSQL stops (immediate): the first question that needs the journal fails, and the panel turns red with the
+    /// error, as do the API and aictl; when it is back, the page's own sampling probes the database and the panel says
+    /// the journal is recovering, without any question asked.
+    /// </summary>
+    [Fact]
+    public async Task The_journal_panel_shows_a_failing_journal_and_its_recovery()
+    {
+        _postgres = await Postgres.StartAsync();
+        _master = await MasterProcess.StartAsync(_broker, localWorkers: 0, new Dictionary<string, string?>
+        {
+            ["Persistence__Provider"] = "postgresql",
+            ["Persistence__ConnectionString"] = _postgres.ConnectionString,
+        });
+        var errors = new List<string>();
+        var page = await OpenDashboardAsync(errors);
+        var panel = page.Locator("#journal");
+        await Assertions.Expect(panel).ToHaveAttributeAsync("data-state", "ok", new() { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("#journal-where")).ToHaveTextAsync("postgresql · 127.0.0.1/aisystem");
+        var browser = await ChatClient.ConnectAsync(_master.BaseUrl);
+        _browsers.Add(browser);
+
+        await _postgres.StopAsync();
+        await Poll.UntilAsync(async () =>
+        {
+            try { await browser.SubmitAsync("Asked while the journal is down"); }
+            catch (Microsoft.AspNetCore.SignalR.HubException) { } // refused: it could not be stored
+            return (await JournalAsync()).Str("state") == "failing";
+        }, TimeSpan.FromSeconds(30), "the journal to fail", Diagnostics);
+
+        await Assertions.Expect(panel).ToHaveAttributeAsync("data-state", "failing", new() { Timeout = 10_000 });
+        await Assertions.Expect(page.Locator("#journal-state")).ToHaveTextAsync("failing: new questions are refused");
+        var error = page.Locator("#journal-error");
+        await Assertions.Expect(error).ToBeVisibleAsync();
+        await Assertions.Expect(error).ToContainTextAsync("Npgsql");
+        var journal = await JournalAsync();
+        Assert.Equal(("postgresql", "127.0.0.1/aisystem"), (journal.Str("provider"), journal.Str("location")));
+        var message = journal.GetProperty("lastError").Str("message");
+        Assert.NotEmpty(message);
+        Assert.DoesNotContain("Username=", message);
+        Assert.DoesNotContain("Asked while the journal is down", message);
+        var aictl = await Aictl.RunAsync("journal", "--master", _master.BaseUrl);
+        Assert.Equal(1, aictl.ExitCode);
+        Assert.StartsWith("failing  postgresql  127.0.0.1/aisystem", aictl.Lines[1]);
+        Assert.StartsWith("Last error: ", aictl.Lines[^1]);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Repo.Artifacts("screenshots"), "dashboard-journal-failing.png"), FullPage = true });
+
+        await _postgres.StartAgainAsync();
+        await Assertions.Expect(panel).ToHaveAttributeAsync("data-state", "recovering", new() { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("#journal-state")).ToHaveTextAsync("recovering");
+        Assert.NotEqual("failing", (await JournalAsync()).Str("state"));
+        Assert.Empty(errors);
+    }
+
     [Fact]
     public async Task With_an_admin_token_the_dashboard_asks_for_it_and_refuses_a_wrong_one()
     {
@@ -152,6 +233,8 @@ public sealed class DashboardTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Unauthorized, negotiate.StatusCode);
         using (var withQuery = await _master.Http.PostAsync("/hubs/dashboard/negotiate?negotiateVersion=1&access_token=dash-s3cret", null))
             Assert.Equal(HttpStatusCode.OK, withQuery.StatusCode);
+        using (var journal = await _master.Http.GetAsync("/api/journal"))
+            Assert.Equal(HttpStatusCode.Unauthorized, journal.StatusCode);
 
         var errors = new List<string>();
         var page = await OpenDashboardAsync(errors);

@@ -4,6 +4,7 @@ using Akka.TestKit.Xunit2;
 using AiSystem.Master.Cluster;
 using AiSystem.Master.Dashboard;
 using AiSystem.Master.Dispatch;
+using AiSystem.Master.Persistence;
 using AiSystem.Messages;
 
 namespace AiSystem.Master.Tests;
@@ -182,11 +183,14 @@ public class DashboardSnapshotBuilderTests
         var last = new DashboardSnapshotBuilder().Build(Now, Cluster, new DispatchView([Worker("w1")], []), null);
         var members = new ClusterView("self", "leader", [new ClusterMemberView("a", ["master"], "up", "reachable", "1")]);
 
-        var stale = DashboardSnapshotBuilder.WithoutDispatcher(last, Now.AddSeconds(3), members, "no answer");
+        var journal = new JournalStatus("sqlite", "aisystem.db", JournalState.Failing, null, 2, 1, 0, 0, 0, null);
+
+        var stale = DashboardSnapshotBuilder.WithoutDispatcher(last, Now.AddSeconds(3), members, "no answer", journal);
 
         Assert.Equal(["w1"], stale.Workers.Select(w => w.Id));
         Assert.Equal("no answer", stale.Error);
         Assert.Same(members, stale.Cluster);
+        Assert.Same(journal, stale.Journal); // the journal is this master's own: fresh even without the dispatcher
         Assert.Empty(DashboardSnapshotBuilder.WithoutDispatcher(null, Now, members, "no answer").Workers);
     }
 }
@@ -221,11 +225,12 @@ public class DashboardActorTests : TestKit
     private readonly Akka.TestKit.TestProbe _dispatcher;
     private readonly IActorRef _dashboard;
     private static readonly ClusterView Cluster = new("self", null, []);
+    private static readonly JournalStatus Journal = new("sqlite", "aisystem.db", JournalState.Ok, DateTimeOffset.UtcNow, 0, 0, 12, 6, 1, null);
 
     public DashboardActorTests()
     {
         _dispatcher = CreateTestProbe();
-        _dashboard = Sys.ActorOf(Props.Create(() => new DashboardActor(_dispatcher.Ref, _push, () => Cluster, 3)));
+        _dashboard = Sys.ActorOf(Props.Create(() => new DashboardActor(_dispatcher.Ref, _push, () => Cluster, () => Task.FromResult(Journal), 3)));
     }
 
     private static LogLineReceived LogLine(string message) =>
@@ -265,6 +270,7 @@ public class DashboardActorTests : TestKit
             var snapshot = Assert.IsType<DashboardSnapshot>(SentTo("c1", DashboardEvents.Snapshot).Last().Payload);
             Assert.Equal(["w1"], snapshot.Workers.Select(w => w.Id));
             Assert.NotNull(snapshot.Answers);
+            Assert.Same(Journal, snapshot.Journal);
         });
 
         _dashboard.Tell(LogLine("later"));
@@ -284,6 +290,7 @@ public class DashboardActorTests : TestKit
         {
             var snapshot = Assert.IsType<DashboardSnapshot>(SentTo("c1", DashboardEvents.Snapshot).Last().Payload);
             Assert.Contains("dispatcher did not answer", snapshot.Error);
+            Assert.Same(Journal, snapshot.Journal); // the journal panel stays fresh while the dispatcher is away
         }, TimeSpan.FromSeconds(6));
         AnswerOneSample(); // the next tick asks again
     }

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using AiSystem.Master.Cluster;
 using AiSystem.Master.Dispatch;
+using AiSystem.Master.Persistence;
 using Microsoft.Extensions.Options;
 
 namespace AiSystem.Master.Api;
@@ -12,7 +13,8 @@ public sealed record AddressRequest(string? Address);
 
 /// <summary>
 /// The operators' HTTP API (PROTOCOL §4), read by <c>aictl</c> and the dashboard: cluster members, workers, tasks,
-/// leave/down, and a live stream of membership events. An edge: it reads state and asks; it decides nothing.
+/// this master's journal, leave/down, and a live stream of membership events. An edge: it reads state and asks; it
+/// decides nothing.
 /// </summary>
 public static class OperatorApi
 {
@@ -38,6 +40,7 @@ public static class OperatorApi
         var api = app.MapGroup("/api");
         api.MapGet("/workers", async (IRequiredActor<DispatcherActor> d) => (await Snapshot(d)).Workers);
         api.MapGet("/tasks", async (IRequiredActor<DispatcherActor> d) => (await Snapshot(d)).Tasks);
+        api.MapGet("/journal", (JournalProbe journal, HttpContext ctx) => journal.StatusAsync(ctx.RequestAborted));
         api.MapGet("/cluster", (ActorSystem system) => ClusterViews.Snapshot(Akka.Cluster.Cluster.Get(system)));
         api.MapPost("/cluster/leave", (AddressRequest body, ActorSystem system) =>
             Act(body, system, "leave", (cluster, address) => cluster.Leave(address)));

@@ -18,8 +18,9 @@ public static class PersistenceHosting
     }
 
     /// <summary>
-    /// <see cref="JournalIndex"/> (queries outside actors, same database) and <see cref="JournalHealth"/> (what the
-    /// plugins report) in DI, for recovery, readiness and metrics.
+    /// <see cref="JournalIndex"/> (queries outside actors, same database), <see cref="JournalHealth"/> (what the
+    /// plugins report) and <see cref="JournalProbe"/> (its status for operators) in DI, for recovery, readiness,
+    /// metrics, <c>/api/journal</c> and the dashboard.
     /// </summary>
     public static IServiceCollection AddJournalServices(this IServiceCollection services, JournalConnection connection)
     {
@@ -27,6 +28,7 @@ public static class PersistenceHosting
         services.AddSingleton(index);
         services.AddSingleton<Dispatch.IJournalIndex>(index);
         services.AddSingleton(sp => SqlPersistence.Get(sp.GetRequiredService<ActorSystem>()).Health);
+        services.AddSingleton(sp => new JournalProbe(connection, sp.GetRequiredService<JournalHealth>(), index));
         return services;
     }
 

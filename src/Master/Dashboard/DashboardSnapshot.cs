@@ -1,5 +1,6 @@
 using AiSystem.Master.Cluster;
 using AiSystem.Master.Dispatch;
+using AiSystem.Master.Persistence;
 
 namespace AiSystem.Master.Dashboard;
 
@@ -12,8 +13,9 @@ public sealed record DashboardWorker(string Id, string Status, string ReportedSt
 
 /// <summary>What the dashboard shows once a second (sent to browsers as JSON).</summary>
 /// <param name="Error">Why the dispatcher part is missing (the dispatcher did not answer); null when it is there.</param>
+/// <param name="Journal">This master's journal, as <c>GET /api/journal</c> shows it; fresh even when the dispatcher is not.</param>
 public sealed record DashboardSnapshot(long Timestamp, ClusterView Cluster, DashboardWorker[] Workers, int Queued, int InFlight,
-    int Undelivered, AnswerSeriesView? Answers, string? Error);
+    int Undelivered, AnswerSeriesView? Answers, string? Error, JournalStatus? Journal = null);
 
 /// <summary>
 /// Builds the dashboard snapshot from the dispatcher's and the cluster's own views. Remembers the workers it showed
@@ -27,7 +29,8 @@ public sealed class DashboardSnapshotBuilder
     private Dictionary<string, DashboardWorker> _shown = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (DashboardWorker Row, DateTimeOffset Since)> _gone = new(StringComparer.Ordinal);
 
-    public DashboardSnapshot Build(DateTimeOffset now, ClusterView cluster, DispatchView dispatch, AnswerSeriesView? answers)
+    public DashboardSnapshot Build(DateTimeOffset now, ClusterView cluster, DispatchView dispatch, AnswerSeriesView? answers,
+        JournalStatus? journal = null)
     {
         var oldestTask = dispatch.Tasks
             .Where(t => t.WorkerId is not null && t.AssignedAt is not null)
@@ -50,17 +53,18 @@ public sealed class DashboardSnapshotBuilder
         var rows = live.Concat(_gone.Values.OrderBy(g => g.Since).Select(g => g.Row)).ToArray();
         var queued = dispatch.Tasks.Count(t => t.State == "queued");
         return new DashboardSnapshot(now.ToUnixTimeMilliseconds(), cluster, rows, queued, dispatch.Tasks.Count - queued,
-            dispatch.Undelivered, answers, null);
+            dispatch.Undelivered, answers, null, journal);
     }
 
     /// <summary>
-    /// The dispatcher did not answer (it is moving to another master, say): fresh members, the last dispatcher part
-    /// known (if any), and why it is not fresh.
+    /// The dispatcher did not answer (it is moving to another master, or restarting after a journal failure): fresh
+    /// members and journal, the last dispatcher part known (if any), and why it is not fresh.
     /// </summary>
-    public static DashboardSnapshot WithoutDispatcher(DashboardSnapshot? last, DateTimeOffset now, ClusterView cluster, string error) =>
+    public static DashboardSnapshot WithoutDispatcher(DashboardSnapshot? last, DateTimeOffset now, ClusterView cluster, string error,
+        JournalStatus? journal = null) =>
         last is null
-            ? new(now.ToUnixTimeMilliseconds(), cluster, [], 0, 0, 0, null, error)
-            : last with { Timestamp = now.ToUnixTimeMilliseconds(), Cluster = cluster, Error = error };
+            ? new(now.ToUnixTimeMilliseconds(), cluster, [], 0, 0, 0, null, error, journal)
+            : last with { Timestamp = now.ToUnixTimeMilliseconds(), Cluster = cluster, Error = error, Journal = journal };
 
     private static double Seconds(TimeSpan span) => Math.Round(Math.Max(0, span.TotalSeconds), 1);
 }

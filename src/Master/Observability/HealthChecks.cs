@@ -69,27 +69,20 @@ public sealed class DispatcherHealthCheck(IRequiredActor<DispatcherActor> dispat
 
 /// <summary>
 /// Ready only while the journal works: after a failure (a write batch, a read, a snapshot) and until something
-/// succeeds again, it probes the database (2 s at most: PostgreSQL <c>SELECT 1</c>; SQLite takes the write lock and
-/// lets it go, since a file locked by another process still answers reads); a database that passes makes the journal
-/// worth trying again.
+/// succeeds again, it probes the database (<see cref="JournalProbe"/>: PostgreSQL <c>SELECT 1</c>; SQLite takes the
+/// write lock and lets it go, since a file locked by another process still answers reads); a database that passes
+/// makes the journal worth trying again.
 /// </summary>
-public sealed class JournalHealthCheck(JournalHealth journal, JournalIndex index) : IHealthCheck
+public sealed class JournalHealthCheck(JournalHealth journal, JournalProbe probe) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (!journal.LastAttemptFailed) return HealthCheckResult.Healthy("the journal works");
         var error = journal.LastError is { } e ? $" ({e.Type}: {e.Message})" : "";
-        try
+        return await probe.ProbeIfFailingAsync(cancellationToken) switch
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            await index.ProbeAsync(timeout.Token);
-            journal.ProbeSucceeded(DateTimeOffset.UtcNow);
-            return HealthCheckResult.Healthy("the journal's database answers again");
-        }
-        catch (Exception probe) when (probe is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            return HealthCheckResult.Unhealthy($"the journal's database does not answer{error}");
-        }
+            JournalProbe.Outcome.Works => HealthCheckResult.Healthy("the journal works"),
+            JournalProbe.Outcome.AnswersAgain => HealthCheckResult.Healthy("the journal's database answers again"),
+            _ => HealthCheckResult.Unhealthy($"the journal's database does not answer{error}"),
+        };
     }
 }

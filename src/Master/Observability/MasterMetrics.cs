@@ -1,11 +1,12 @@
 using System.Diagnostics.Metrics;
+using AiSystem.Master.Persistence;
 
 namespace AiSystem.Master.Observability;
 
 /// <summary>
 /// The master's metrics (OpenTelemetry <see cref="Meter"/> "AiSystem.Master", scraped at <c>/metrics</c>): questions
 /// received / answered / failed, re-dispatches, queue length, tasks in flight, workers by status, end-to-end and model
-/// latency. The dispatcher is the only writer.
+/// latency (the dispatcher is the only writer); and the journal's counters and state, read from its health when scraped.
 /// </summary>
 public sealed class MasterMetrics : IDisposable
 {
@@ -20,10 +21,10 @@ public sealed class MasterMetrics : IDisposable
     private readonly Histogram<double> _model;
     private volatile int _queued, _inFlight, _idle, _busy;
 
-    private Func<Persistence.JournalHealth?> _journal = () => null;
+    private Func<JournalHealth?> _journal = () => null;
 
     /// <summary>Where the journal's counters come from (the plugins' health, once the actor system runs).</summary>
-    public void ObserveJournal(Func<Persistence.JournalHealth?> journal) => _journal = journal;
+    public void ObserveJournal(Func<JournalHealth?> journal) => _journal = journal;
 
     public MasterMetrics()
     {
@@ -48,6 +49,17 @@ public sealed class MasterMetrics : IDisposable
         _meter.CreateObservableGauge("aisystem.journal.rows_waiting", () => _journal()?.QueuedRows ?? 0, description: "Rows handed to the journal and not yet committed");
         _meter.CreateObservableGauge("aisystem.journal.failed_batches", () => _journal()?.ConsecutiveFailedBatches ?? 0,
             description: "Write batches that failed since the last one that committed (0 = healthy)");
+        _meter.CreateObservableGauge("aisystem.journal.state", JournalStates,
+            description: "1 for the journal's state (ok, recovering, failing; as GET /api/journal, without its probe), 0 for the others");
+    }
+
+    private static readonly string[] States = [JournalState.Ok, JournalState.Recovering, JournalState.Failing];
+
+    private IEnumerable<Measurement<int>> JournalStates()
+    {
+        if (_journal() is not { } health) return [];
+        var state = JournalState.Of(health, DateTimeOffset.UtcNow);
+        return States.Select(s => new Measurement<int>(s == state ? 1 : 0, new KeyValuePair<string, object?>("state", s)));
     }
 
     public void Received() => _received.Add(1);

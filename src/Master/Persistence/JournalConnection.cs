@@ -72,5 +72,52 @@ public sealed record JournalConnection(JournalProvider Provider, string Connecti
         }
     }
 
+    /// <summary><c>sqlite</c> or <c>postgresql</c>, as <c>Persistence__Provider</c> spells it.</summary>
+    public string ProviderName => Provider == JournalProvider.Sqlite ? "sqlite" : "postgresql";
+
+    /// <summary>
+    /// Where the journal lives, safe to show anyone: SQLite's file name (no folder), PostgreSQL's <c>host/database</c>.
+    /// Never a user, a password or the connection string.
+    /// </summary>
+    public string Location
+    {
+        get
+        {
+            try
+            {
+                if (Provider == JournalProvider.Sqlite)
+                {
+                    var source = new SqliteConnectionStringBuilder(ConnectionString).DataSource;
+                    if (source.StartsWith("file:", StringComparison.OrdinalIgnoreCase)) source = source[5..].Split('?', 2)[0];
+                    return source.StartsWith(':') ? source : Path.GetFileName(source);
+                }
+                var postgres = new NpgsqlConnectionStringBuilder(ConnectionString);
+                return string.IsNullOrEmpty(postgres.Database) ? postgres.Host ?? "" : $"{postgres.Host}/{postgres.Database}";
+            }
+            catch (ArgumentException)
+            {
+                return "";
+            }
+        }
+    }
+
+    /// <summary>The password in the connection string, if any: what an error text must never show.</summary>
+    internal string? Password
+    {
+        get
+        {
+            try
+            {
+                return Provider == JournalProvider.Sqlite
+                    ? new SqliteConnectionStringBuilder(ConnectionString).Password
+                    : new NpgsqlConnectionStringBuilder(ConnectionString).Password;
+            }
+            catch (ArgumentException)
+            {
+                return null;
+            }
+        }
+    }
+
     public override string ToString() => $"{Provider} journal";
 }

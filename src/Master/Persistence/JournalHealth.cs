@@ -1,12 +1,17 @@
 namespace AiSystem.Master.Persistence;
 
 /// <summary>
-/// How the journal is doing, for readiness and metrics: updated by the journal's writer and the plugins, read from
-/// anywhere. Plain interlocked fields: the write path pays a few nanoseconds, no locks.
+/// How the journal is doing, for readiness, metrics and operators (<see cref="JournalStatus"/>): updated by the
+/// journal's writer and the plugins, read from anywhere. Plain interlocked fields: the write path pays a few
+/// nanoseconds, no locks.
 /// </summary>
-public sealed class JournalHealth
+/// <param name="connection">The journal's connection, whose password and connection string never reach <see cref="LastError"/>.</param>
+public sealed class JournalHealth(JournalConnection? connection = null)
 {
-    /// <summary>What went wrong last: the exception's type and message, never row contents.</summary>
+    /// <summary>
+    /// What went wrong last: the exception's type and its message cleaned by <see cref="JournalErrorText"/> (first line,
+    /// no password or connection string), never row contents.
+    /// </summary>
     public sealed record Error(string Type, string Message, DateTimeOffset At);
 
     private long _lastWriteUnixMs;
@@ -44,6 +49,10 @@ public sealed class JournalHealth
 
     /// <summary>Whether the last thing the journal tried failed (however long ago).</summary>
     public bool LastAttemptFailed => Interlocked.Read(ref _lastFailureUnixMs) > Interlocked.Read(ref _lastGoodUnixMs);
+
+    /// <summary>When something last failed for a reason that concerns the database (not a write conflict); null if never.</summary>
+    public DateTimeOffset? LastOutage =>
+        Interlocked.Read(ref _lastFailureUnixMs) is var ms and > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 
     /// <summary>The database answered a probe (readiness): the journal can be tried again.</summary>
     public void ProbeSucceeded(DateTimeOffset at) => Good(at);
@@ -94,7 +103,7 @@ public sealed class JournalHealth
     /// <param name="outage">False for a failure that says nothing about the database (a write conflict).</param>
     internal void Failed(Exception error, DateTimeOffset at, bool outage = true)
     {
-        Volatile.Write(ref _lastError, new Error(error.GetType().FullName ?? error.GetType().Name, error.Message, at));
+        Volatile.Write(ref _lastError, new Error(error.GetType().FullName ?? error.GetType().Name, JournalErrorText.Clean(error.Message, connection), at));
         if (outage) Interlocked.Exchange(ref _lastFailureUnixMs, Math.Max(at.ToUnixTimeMilliseconds(), Interlocked.Read(ref _lastGoodUnixMs) + 1));
     }
 }

@@ -53,7 +53,7 @@ public sealed class SqlPersistenceProvider : ExtensionIdProvider<SqlPersistence>
         var setup = system.Settings.Setup.Get<SqlPersistenceSetup>();
         if (!setup.HasValue)
             throw new ConfigurationException($"The actor system has no {nameof(SqlPersistenceSetup)}: configure it with WithAiPersistence (or add the setup) before using the journal.");
-        var database = JournalDatabase.Create(setup.Value.Connection, new JournalHealth(), setup.Value.MaxBatchRows);
+        var database = JournalDatabase.Create(setup.Value.Connection, new JournalHealth(setup.Value.Connection), setup.Value.MaxBatchRows);
         system.RegisterOnTermination(database.Dispose);
         return new SqlPersistence(database);
     }

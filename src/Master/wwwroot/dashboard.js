@@ -23,6 +23,18 @@
     workers: document.querySelector("#workers tbody"),
     workersEmpty: $("workers-empty"),
     members: document.querySelector("#members tbody"),
+    journal: {
+      panel: $("journal"),
+      state: $("journal-state"),
+      where: $("journal-where"),
+      lastWrite: $("journal-last-write"),
+      failedBatches: $("journal-failed-batches"),
+      rowsWaiting: $("journal-rows-waiting"),
+      rows: $("journal-rows"),
+      batches: $("journal-batches"),
+      snapshots: $("journal-snapshots"),
+      error: $("journal-error"),
+    },
     chart: $("answers-chart"),
     chartBox: $("chart"),
     log: $("log"),
@@ -187,6 +199,41 @@
     }));
 
     if (s.answers) renderChart(s.answers);
+    renderJournal(s.journal, s.timestamp);
+  }
+
+  // ------------------------------------------------------------------ journal (this master's)
+
+  const JOURNAL_TEXT = {
+    ok: "ok",
+    recovering: "recovering",
+    failing: "failing: new questions are refused",
+  };
+
+  // Ages against the snapshot's own time, so the browser's clock does not matter.
+  function since(iso, now) {
+    return iso ? `${age(Math.max(0, (now - Date.parse(iso)) / 1000))} ago` : "never";
+  }
+
+  function renderJournal(j, now) {
+    const view = ui.journal;
+    const state = j ? j.state : "unknown";
+    if (view.panel.dataset.state !== state) {
+      // Only on a change: the status region is announced when its text changes.
+      view.panel.dataset.state = state;
+      view.state.className = `badge badge-${state}`;
+      view.state.textContent = j ? (JOURNAL_TEXT[state] || state) : "unknown";
+    }
+    view.where.textContent = j ? [j.provider, j.location].filter(Boolean).join(" · ") : "";
+    view.lastWrite.textContent = j ? since(j.lastSuccessfulWrite, now) : "–";
+    view.failedBatches.textContent = j ? String(j.consecutiveFailedBatches) : "–";
+    view.rowsWaiting.textContent = j ? String(j.rowsWaiting) : "–";
+    view.rows.textContent = j ? String(j.rowsWritten) : "–";
+    view.batches.textContent = j ? String(j.batchesWritten) : "–";
+    view.snapshots.textContent = j ? String(j.snapshotsWritten) : "–";
+    const e = j && j.lastError;
+    view.error.hidden = !e;
+    view.error.textContent = e ? `Last error, ${since(e.at, now)}: ${e.type}: ${e.message}` : "";
   }
 
   // ------------------------------------------------------------------ chart (inline SVG, drawn here)
