@@ -13,6 +13,8 @@ public sealed class ChatClient : IAsyncDisposable
     private readonly TaskCompletionSource<JsonElement> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ConcurrentQueue<(string Name, JsonElement Payload)> Events { get; } = new();
+    /// <summary>Raised on the connection's thread as each answer arrives.</summary>
+    public event Action<JsonElement>? AnswerReceived;
     public string SessionId { get; private set; } = "";
     public JsonElement Started { get; private set; }
 
@@ -25,6 +27,7 @@ public sealed class ChatClient : IAsyncDisposable
             {
                 Events.Enqueue((name, payload));
                 if (name == "SessionStarted") _started.TrySetResult(payload);
+                if (name == "AiResponse") AnswerReceived?.Invoke(payload);
             });
         }
     }
