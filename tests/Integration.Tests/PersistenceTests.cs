@@ -173,6 +173,74 @@ public sealed class PersistenceTests : IAsyncLifetime
             "an answer to a question asked after the lock", Diagnostics);
     }
 
+    [Fact]
+    public async Task Twenty_thousand_questions_leave_a_journal_bounded_by_retention_and_a_quick_recovery()
+    {
+        // 20 sessions x 1,000 questions, 50 turns of history each. Retention keeps per session at most one snapshot
+        // and the events written since it (a snapshot comes once they could hold the history twice over): about
+        // 2 x 50 rows, whatever the traffic. Without retention this would be 40,000 rows.
+        const int sessions = 20, perSession = 1_000, maxHistory = 50;
+        var file = Path.Combine(Directory.CreateTempSubdirectory("aisystem-retention-").FullName, "aisystem.db");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Persistence__ConnectionString"] = $"Data Source={file}",
+            ["Sessions__MaxHistory"] = maxHistory.ToString(),
+            ["Limits__MaxQueriesPerMinute"] = "1000000",
+        };
+        _master = await MasterProcess.StartAsync(_broker, localWorkers: 0, settings);
+        _workers.Add(_master.StartWorker("retention-1", new Dictionary<string, string?> { ["Worker__SimulatedDelay"] = "00:00:00", ["Worker__Capacity"] = "32" }));
+        await _master.WaitForWorkersAsync(1);
+        var browsers = new List<ChatClient>();
+        for (var i = 0; i < sessions; i++) browsers.Add(await ChatClient.ConnectAsync(_master.BaseUrl));
+        _browsers.AddRange(browsers);
+
+        // A question of 1,000 characters, quoted by its answer: about 2.5 KB of journal per question.
+        var padding = new string('r', 1_000);
+        await Task.WhenAll(browsers.Select(async (b, n) =>
+        {
+            for (var q = 0; q < perSession; q++) await b.AskAsync($"retention {n}/{q} {padding}", TimeSpan.FromSeconds(60));
+        }));
+
+        var bound = sessions * (2 * maxHistory + 4);
+        long rows = 0, snapshots = 0;
+        await Poll.UntilAsync(() =>
+        {
+            (rows, snapshots) = Count(file);
+            return rows <= bound && snapshots <= sessions + 2;
+        }, TimeSpan.FromSeconds(20), $"the journal within {bound} rows and {sessions + 2} snapshots", () => $"{rows} rows, {snapshots} snapshots\n{Diagnostics()}");
+        // Pages freed by deletes are reused: the files stay near what the retained rows need (about 0.6 MB a session).
+        var bytes = new[] { "", "-wal" }.Select(x => new FileInfo(file + x)).Where(f => f.Exists).Sum(f => f.Length);
+        const long maxBytes = 40L * 1024 * 1024;
+        Assert.True(bytes <= maxBytes, $"the journal's files hold {bytes:N0} B after {sessions * perSession:N0} questions (bound {maxBytes:N0} B); {rows} rows");
+
+        // Recovery reads at most one snapshot and ~100 events a session: quick, whatever was asked before.
+        var history = browsers[0].SessionId;
+        _master.Process.Kill();
+        await _master.Process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        var restarted = System.Diagnostics.Stopwatch.StartNew();
+        await _master.StartAgainAsync();
+        await Poll.UntilAsync(Ready, TimeSpan.FromSeconds(30), "the master ready after the restart", Diagnostics);
+        await using var resumed = await ChatClient.ConnectAsync(_master.BaseUrl, history);
+        var recovery = restarted.Elapsed;
+        Assert.True(resumed.Started.GetProperty("resumed").GetBoolean());
+        var turns = resumed.Started.GetProperty("history").EnumerateArray().ToList();
+        Assert.Equal(maxHistory, turns.Count);
+        Assert.Equal($"retention 0/{perSession - 1} {padding}", turns[^1].Str("query"));
+        Assert.True(recovery < TimeSpan.FromSeconds(20), $"ready and resumed {recovery.TotalSeconds:F1} s after the restart (bound 20 s)");
+    }
+
+    /// <summary>Rows of the journal and of the snapshot store, read beside the master (write-ahead logging allows it).</summary>
+    private static (long Rows, long Snapshots) Count(string file)
+    {
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
+        db.Open();
+        using var command = db.CreateCommand();
+        command.CommandText = "SELECT (SELECT COUNT(*) FROM journal), (SELECT COUNT(*) FROM snapshot)";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
     private async Task<bool> Ready()
     {
         try { return (await _master!.Http.GetAsync("/healthz/ready")).IsSuccessStatusCode; }

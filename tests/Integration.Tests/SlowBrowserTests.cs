@@ -94,28 +94,16 @@ public sealed class SlowBrowserTests(Xunit.Abstractions.ITestOutputHelper output
     }
 
     /// <summary>Every browser asks, waits for its answer, asks again, for <paramref name="duration"/>: the answers' latencies (ms).</summary>
-    private async Task<List<double>> ClosedLoopAsync(string query, TimeSpan duration, Func<bool>? stop = null)
+    private async Task<List<double>> ClosedLoopAsync(string query, TimeSpan duration)
     {
         var latencies = new ConcurrentBag<double>();
         var until = Stopwatch.StartNew();
         await Task.WhenAll(_browsers.Select(async browser =>
         {
-            while (until.Elapsed < duration && stop?.Invoke() != true)
+            while (until.Elapsed < duration)
             {
-                var taskId = Guid.NewGuid().ToString();
-                var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                void OnAnswer(System.Text.Json.JsonElement a) { if (a.Str("taskId") == taskId) answered.TrySetResult(); }
-                browser.AnswerReceived += OnAnswer;
                 var asked = Stopwatch.StartNew();
-                try
-                {
-                    await browser.SubmitAsync(query, taskId, null);
-                    await answered.Task.WaitAsync(TimeSpan.FromSeconds(30));
-                }
-                finally
-                {
-                    browser.AnswerReceived -= OnAnswer;
-                }
+                await browser.AskAsync(query, TimeSpan.FromSeconds(30));
                 latencies.Add(asked.Elapsed.TotalMilliseconds);
             }
         }));

@@ -49,6 +49,27 @@ public sealed class ChatClient : IAsyncDisposable
     public async Task<JsonElement> SubmitAsync(string query, string taskId, string? apiKey) =>
         Record(await _connection.InvokeAsync<JsonElement>("SubmitQuery", new { query, apiKey, taskId }));
 
+    /// <summary>Asks (with its own task id, as the page does) and waits for that question's answer.</summary>
+    public async Task<JsonElement> AskAsync(string query, TimeSpan timeout)
+    {
+        var taskId = Guid.NewGuid().ToString();
+        var answered = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnAnswer(JsonElement a)
+        {
+            if (a.GetProperty("taskId").GetString() == taskId) answered.TrySetResult(a);
+        }
+        AnswerReceived += OnAnswer;
+        try
+        {
+            await SubmitAsync(query, taskId, null);
+            return await answered.Task.WaitAsync(timeout);
+        }
+        finally
+        {
+            AnswerReceived -= OnAnswer;
+        }
+    }
+
     /// <summary>
     /// The asking connection learns the first assignment or queue position from the reply, not from an event (the
     /// others of the session get TaskAssigned / TaskQueued): recorded here as those events, the way the page reads it.
