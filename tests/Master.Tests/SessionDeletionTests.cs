@@ -124,15 +124,17 @@ public sealed class SessionDeletionTests : Akka.TestKit.Xunit2.TestKit
         _shard.ExpectMsg<Passivate>();
         Assert.Equal((0, 0, 0), (Rows("journal"), Rows("snapshot"), Rows("tags")));
 
-        // Until the shard stops it: the open question's outcome has nowhere to go, and a page that connects now is the
-        // next incarnation's, which the shard holds it for.
+        // Until the shard stops it, it answers as the empty session to come, and writes nothing: the open question's
+        // outcome has nowhere to go, a page that connects finds nothing, a question is to be sent again.
         session.Tell(new RecordOutcome(SessionId, new TaskOutcome(open, "late", null, true, "w1", "simulated", 7, 99)), _dispatcher.Ref);
         Assert.Equal(open, _dispatcher.ExpectMsg<OutcomeStored>().TaskId);
-        var attach = new AttachConnection(SessionId, true, "c3", _node);
-        session.Tell(attach, TestActor);
-        Assert.Same(attach, _shard.ExpectMsg<AttachConnection>());
-        Assert.Same(TestActor, _shard.LastSender);
-        _browser.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        var early = Attach(session, "c0");
+        Assert.False(early.Resumed);
+        Assert.Empty(early.History);
+        session.Tell(new SubmitQuestion(SessionId, null, "too soon", "", "c0"), TestActor);
+        Assert.Equal(SessionActor.BeingDeleted, ExpectMsg<SubmitReply>().Error);
+        _dispatcher.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Assert.Equal(0, Rows("journal"));
         Stop(session);
 
         // The next incarnation: nothing to resume, and its sequence numbers start over at 1.
@@ -214,23 +216,43 @@ public sealed class SessionDeletionTests : Akka.TestKit.Xunit2.TestKit
     {
         var session = StartSession();
         Attach(session, "c1");
+        Attach(session, "c2");
         var open = Ask(session, "still open");
-        using (var db = _journal.Open())
-        using (var drop = db.CreateCommand())
+        session.Tell(new SubmitQuestion(SessionId, null, "being written", "", "c1"), TestActor);
+        var writing = _dispatcher.ExpectMsg<SubmitTask>().Task.TaskId;
+        using (var other = _journal.Open())
         {
-            drop.CommandText = "DROP TABLE tags"; // the purge's second statement fails, after its first deleted the events
-            drop.ExecuteNonQuery();
+            using (var begin = other.CreateCommand())
+            {
+                // The question's write waits for this transaction, which breaks the purge to come: its second
+                // statement fails, after its first deleted the events.
+                begin.CommandText = "BEGIN IMMEDIATE; DROP TABLE tags;";
+                begin.ExecuteNonQuery();
+            }
+            session.Tell(new TaskAdmitted(SessionId, writing, new TaskStatusView(TaskStatusView.Assigned, null, "w1", 1)), _dispatcher.Ref);
+            session.Tell(new DeleteSession(SessionId), TestActor);
+            ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+            using var commit = other.CreateCommand();
+            commit.CommandText = "COMMIT";
+            commit.ExecuteNonQuery();
         }
 
-        session.Tell(new DeleteSession(SessionId), TestActor);
+        // Nothing was deleted: the question held back is announced as if the deletion had never been asked for.
+        var reply = ExpectMsg<SubmitReply>();
+        Assert.Equal((writing, "assigned", "w1"), (reply.TaskId, reply.Status, reply.WorkerId));
+        var accepted = _browser.ExpectMsg<PushToBrowsers>();
+        Assert.Equal(["c2"], accepted.ConnectionIds);
+        Assert.Equal(writing, Assert.IsType<TaskAcceptedDto>(accepted.Event).TaskId);
+        Assert.IsType<TaskAssignedDto>(_browser.ExpectMsg<PushToBrowsers>().Event);
         Assert.Equal(SessionActor.NotDeleted, ExpectMsg<DeleteSessionReply>().Error);
         _shard.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
-        Assert.Equal(1, Rows("journal"));
+        _dispatcher.ExpectNoMsg(TimeSpan.Zero);
+        Assert.Equal(2, Rows("journal"));
 
         session.Tell(new RecordOutcome(SessionId, new TaskOutcome(open, "the answer", null, true, "w1", "simulated", 7, 99)), _dispatcher.Ref);
         Assert.IsType<AiResponseDto>(_browser.ExpectMsg<PushToBrowsers>().Event);
         Assert.Equal(open, _dispatcher.ExpectMsg<OutcomeStored>().TaskId);
-        Assert.Equal(2, Rows("journal"));
+        Assert.Equal(3, Rows("journal"));
     }
 
     protected override void Dispose(bool disposing)

@@ -259,7 +259,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             }
             // The same question again (the page timed out and retried): never a second question. One still waiting
             // for its write, or stored while the session is being deleted, is answered with the first call.
-            if (_pending.TryGetValue(given, out var waiting) || _deletion?.Find(given) is { } held && (waiting = held) is not null)
+            if ((_pending.GetValueOrDefault(given) ?? _deletion?.Find(given)) is { } waiting)
             {
                 waiting.ReplyTo.Add(Sender);
                 return;
@@ -353,6 +353,10 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         PushStatus(taskId, at, except: p.ConnectionId);
         if (_streaming.Partial(taskId) is { } text && !_recording.Contains(taskId))
             Push(new AiResponseChunkDto(taskId, _streaming.AttemptOf(taskId), 0, text));
+        // Its outcome was written while it was held (a deletion that then failed): it follows its question.
+        if (_state.Find(taskId) is { IsOpen: false } done)
+            Push(done.Error is { } error ? new TaskFailedDto(taskId, error, done.Retryable ?? true)
+                : new AiResponseDto(taskId, done.Query, done.Answer ?? "", done.WorkerId ?? "", done.Provider ?? "", done.ProcessingTimeMs ?? 0, done.FinishedAt ?? 0));
     }
 
     private void Record(TaskOutcome outcome, IActorRef confirmTo)
@@ -379,10 +383,14 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             _open.Remove(written.TaskId);
             _streaming.Finished(written.TaskId);
             var q = _state.Find(written.TaskId);
-            if (written is QuestionAnswered a)
-                Push(new AiResponseDto(a.TaskId, q?.Query ?? "", a.Answer, a.WorkerId, a.Provider, a.ProcessingTimeMs, a.AnsweredAt));
-            else if (written is QuestionFailed f)
-                Push(new TaskFailedDto(f.TaskId, f.Error, f.Retryable));
+            // A question held by a deletion is not announced yet: its outcome follows it when it is (Announce).
+            if (!Held(written.TaskId))
+            {
+                if (written is QuestionAnswered a)
+                    Push(new AiResponseDto(a.TaskId, q?.Query ?? "", a.Answer, a.WorkerId, a.Provider, a.ProcessingTimeMs, a.AnsweredAt));
+                else if (written is QuestionFailed f)
+                    Push(new TaskFailedDto(f.TaskId, f.Error, f.Retryable));
+            }
             // Pushed before confirming: a master draining for shutdown waits for the confirmations, then for its pushes.
             confirmTo.Tell(new OutcomeStored(written.TaskId));
             AfterWrite();
@@ -472,7 +480,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         var deleted = new SessionDeletedDto(_sessionId);
         Push(deleted); // the last event of this conversation on every connection, behind everything pushed before
         foreach (var r in deletion.ReplyTo) r.Tell(DeleteSessionReply.Deleted);
-        _log.LogInformation("Session {SessionId} deleted: {Questions} question(s) removed from the journal, {Open} open one(s) cancelled",
+        _log.LogInformation("Session {SessionId} deleted: {Questions} question(s) in its history, {Open} open one(s) cancelled",
             _sessionId, _state.Questions.Count, open.Count);
         Timers.CancelAll();
         SetReceiveTimeout(null);
@@ -494,18 +502,25 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>
-    /// Deleted, until the shard has stopped this incarnation: there is nothing of the old session left to act on. What is
-    /// for the session to come goes back to the shard, which holds it for the next incarnation (an empty one).
+    /// Deleted, until the shard has stopped this incarnation (moments later): there is nothing of the old session left,
+    /// and it answers as the empty session to come would, writing nothing. A page that connects now gets an empty
+    /// SessionStarted (the next incarnation finds its connection when it starts); a question is refused, to be sent
+    /// again to that next incarnation.
     /// </summary>
     private void Gone()
     {
-        Command<RecordOutcome>(m => Sender.Tell(new OutcomeStored(m.Outcome.TaskId)));
+        Command<AttachConnection>(m =>
+        {
+            var started = new SessionStartedDto(_sessionId, false, []);
+            Send(m.NodeAddress, new PushToBrowsers([m.ConnectionId], started));
+            Sender.Tell(started);
+        });
+        Command<SubmitQuestion>(_ => Sender.Tell(SubmitReply.Refused(BeingDeleted)));
+        Command<RecordOutcome>(m => Sender.Tell(new OutcomeStored(m.Outcome.TaskId))); // nothing left to store it in
         Command<TaskAdmitted>(m => _dispatcher.Tell(new CancelTask(m.TaskId, _sessionId)));
         Command<ResubmitOpenTasks>(_ => _dispatcher.Tell(new OpenTasksListed(_sessionId, [])));
         Command<DeleteSession>(_ => Sender.Tell(DeleteSessionReply.Deleted));
-        Command<AttachConnection>(m => Context.Parent.Forward(m));
-        Command<SubmitQuestion>(m => Context.Parent.Forward(m));
-        CommandAny(_ => { }); // news of the deleted questions, timers, connections: the next incarnation finds its own
+        CommandAny(_ => { }); // news of the deleted questions, timers, connections
     }
 
     private void EnsureResubmitTimer()
