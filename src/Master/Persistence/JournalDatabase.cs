@@ -6,7 +6,7 @@ namespace AiSystem.Master.Persistence;
 /// The journal and snapshot tables of one database, for the plugins (<see cref="SqlJournal"/>,
 /// <see cref="SqlSnapshotStore"/>): rows in, rows out; Akka's types and serialization stay in the plugins.
 /// Journal rows go through the group-commit writer; reads run on pooled connections, and so do PostgreSQL's other
-/// writes (SQLite's go to the writer's connection, its one writer). Both providers share the SQL below.
+/// writes but its purges (SQLite's all go to the writer's connection, its one writer). Both providers share the SQL below.
 /// </summary>
 public abstract class JournalDatabase : IDisposable
 {
