@@ -115,12 +115,15 @@ public sealed class SessionDeletionTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(3, Rows("journal"));
 
         session.Tell(new DeleteSession(SessionId), TestActor);
+        session.Tell(new DeleteSession(SessionId), TestActor); // the other tab, at the same time: the same deletion
 
         Assert.Equal(new CancelTask(open, SessionId), _dispatcher.ExpectMsg<CancelTask>()); // no answer comes for it
         var told = _browser.ExpectMsg<PushToBrowsers>();
         Assert.Equal(["c1", "c2"], told.ConnectionIds.Order());
         Assert.Equal(new SessionDeletedDto(SessionId), told.Event);
         Assert.Null(ExpectMsg<DeleteSessionReply>().Error);
+        Assert.Null(ExpectMsg<DeleteSessionReply>().Error);
+        _dispatcher.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // cancelled once
         _shard.ExpectMsg<Passivate>();
         Assert.Equal((0, 0, 0), (Rows("journal"), Rows("snapshot"), Rows("tags")));
 
