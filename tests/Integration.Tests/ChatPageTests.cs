@@ -11,7 +11,8 @@ namespace AiSystem.Integration.Tests;
 /// The chat page in Debian's Chromium against a real master and one real worker process: answers stream in word by
 /// word (the simulated model paced across 4 s, or the fake Gemini server's recorded-style SSE when the page sends a
 /// key), are rendered as sanitized Markdown, survive a reload mid-answer, queue behind a busy worker, show up in every
-/// tab of the session, and are asked exactly once when the connection drops around them.
+/// tab of the session, are asked exactly once when the connection drops around them, and go from every tab when the
+/// conversation is deleted.
 /// </summary>
 public sealed class ChatPageTests : IAsyncLifetime
 {
@@ -263,6 +264,51 @@ public sealed class ChatPageTests : IAsyncLifetime
         await Assertions.Expect(shown.Locator(".meta")).ToHaveTextAsync((await asked.Locator(".meta").TextContentAsync())!);
         Assert.Equal(await asked.Locator(".answer").TextContentAsync(), await shown.Locator(".answer").TextContentAsync());
         await Assertions.Expect(asked).ToHaveCountAsync(1);
+        Assert.Empty(firstErrors);
+        Assert.Empty(secondErrors);
+    }
+
+    [Fact]
+    public async Task Delete_conversation_asks_first_then_empties_every_tab_and_the_same_session_starts_over()
+    {
+        var (first, firstErrors) = await OpenAsync();
+        await first.WaitForFunctionAsync("localStorage.getItem('aisystem.sessionId')");
+        var sessionId = await first.EvaluateAsync<string>("localStorage.getItem('aisystem.sessionId')");
+        var (second, secondErrors) = await OpenAsync(sameBrowserAs: first);
+        await AskAsync(first, "Asked before the deletion");
+        await Assertions.Expect(first.Locator("article.turn")).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(second.Locator("article.turn")).ToHaveCountAsync(1);
+
+        // It asks first; Cancel (or Escape) keeps everything.
+        var dialog = first.Locator("#delete-dialog");
+        await first.Locator("#delete-session").ClickAsync();
+        await Assertions.Expect(dialog).ToBeVisibleAsync();
+        await Assertions.Expect(dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel" })).ToBeFocusedAsync();
+        await first.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(dialog).ToBeHiddenAsync();
+        await Assertions.Expect(first.Locator("#delete-session")).ToBeFocusedAsync();
+        await Assertions.Expect(first.Locator("article.turn")).ToHaveCountAsync(1);
+
+        await first.Locator("#delete-session").ClickAsync();
+        await Assertions.Expect(dialog).ToBeVisibleAsync();
+        await first.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Repo.Artifacts("screenshots"), "chat-delete-dialog.png") });
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Delete conversation" }).ClickAsync();
+        await Assertions.Expect(first.Locator("article.turn")).ToHaveCountAsync(0);
+        await Assertions.Expect(first.Locator("#empty-hint")).ToBeVisibleAsync();
+        await Assertions.Expect(first.Locator("#session-notice")).ToHaveTextAsync("The conversation was deleted.");
+        await Assertions.Expect(second.Locator("article.turn")).ToHaveCountAsync(0);
+        await Assertions.Expect(second.Locator("#session-notice")).ToHaveTextAsync("This conversation was deleted in another tab or window.");
+        await Assertions.Expect(first.Locator("#connection-state")).ToHaveAttributeAsync("data-state", "connected");
+        Assert.Equal(sessionId, await first.EvaluateAsync<string>("localStorage.getItem('aisystem.sessionId')"));
+
+        // The same session id, empty: a reload brings nothing back, and both tabs follow its new questions.
+        await first.ReloadAsync();
+        await Assertions.Expect(first.Locator("#connection-state")).ToHaveAttributeAsync("data-state", "connected");
+        await Assertions.Expect(first.Locator("#empty-hint")).ToBeVisibleAsync();
+        await Assertions.Expect(first.Locator("article.turn")).ToHaveCountAsync(0);
+        await AskAsync(first, "Asked after the deletion");
+        await Assertions.Expect(first.Locator("article.turn")).ToHaveAttributeAsync("data-state", "answered", new() { Timeout = 30_000 });
+        await Assertions.Expect(second.Locator("article.turn .question")).ToHaveTextAsync("Asked after the deletion");
         Assert.Empty(firstErrors);
         Assert.Empty(secondErrors);
     }

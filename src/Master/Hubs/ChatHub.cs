@@ -13,6 +13,8 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
     MasterLifecycle lifecycle, ChatConnections connections, AiSystem.Master.Persistence.JournalHealth journal) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>A deletion first waits for the session's writes in flight (each up to the journal's 20 s call timeout).</summary>
+    private static readonly TimeSpan DeleteTimeout = TimeSpan.FromSeconds(30);
     private const string SessionKey = "sessionId";
 
     public override async Task OnConnectedAsync()
@@ -74,5 +76,34 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         if (reply.Error is not null)
             throw new HubException(reply.Error);
         return new SubmitQueryResponseDto(reply.TaskId!, reply.Status!, reply.Position, reply.WorkerId, reply.Attempt);
+    }
+
+    /// <summary>
+    /// Deletes the conversation of this connection's own session (no argument: the hub knows which one, and no caller
+    /// can name another). Returns once every journal row and snapshot of it is gone, after every connection of the
+    /// session has been sent <see cref="SessionDeletedDto"/>; refused with a message, and nothing deleted, otherwise.
+    /// </summary>
+    public async Task<SessionDeletedDto> DeleteSession()
+    {
+        if (lifecycle.Draining)
+            throw new HubException("The server is restarting. Delete the conversation again in a few seconds.");
+        if (Context.Items[SessionKey] is not string sessionId)
+            throw new HubException("This connection has no session yet. Reconnect and try again.");
+        if (journal.IsFailing(DateTimeOffset.UtcNow, SessionActor.JournalRetryAfter))
+            throw new HubException(SessionActor.NotDeleted);
+
+        DeleteSessionReply reply;
+        try
+        {
+            reply = await sessions.ActorRef.Ask<DeleteSessionReply>(new DeleteSession(sessionId), DeleteTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            // The purge is one transaction, but whether it has committed by now is not known here.
+            throw new HubException("The server did not finish deleting the conversation in time. Reload the page: if the conversation is still there, delete it again.");
+        }
+        if (reply.Error is not null)
+            throw new HubException(reply.Error);
+        return new SessionDeletedDto(sessionId);
     }
 }

@@ -27,6 +27,7 @@ public sealed record SubmitQueryResponseDto(string TaskId, string Status, int? P
 [JsonDerivedType(typeof(AiResponseChunkDto), HubEvents.AiResponseChunk)]
 [JsonDerivedType(typeof(AiResponseDto), HubEvents.AiResponse)]
 [JsonDerivedType(typeof(TaskFailedDto), HubEvents.TaskFailed)]
+[JsonDerivedType(typeof(SessionDeletedDto), HubEvents.SessionDeleted)]
 public interface IBrowserEvent : IClusterMessage;
 
 public sealed record HistoryItemDto(string TaskId, string Query, string? Response, string? Error, string? WorkerId,
@@ -49,6 +50,13 @@ public sealed record AiResponseDto(string TaskId, string Query, string Response,
 
 public sealed record TaskFailedDto(string TaskId, string Error, bool Retryable) : IBrowserEvent;
 
+/// <summary>
+/// The session is deleted: nothing of it is left on the server. Every connection of the session gets it, as the last
+/// event of the deleted conversation (the one that asked for the deletion too), and the hub's <c>DeleteSession</c>
+/// returns it. The id stays usable: the next question or connect under it starts an empty session.
+/// </summary>
+public sealed record SessionDeletedDto(string SessionId) : IBrowserEvent;
+
 /// <summary>Event names exactly as the browser listens for them.</summary>
 public static class HubEvents
 {
@@ -59,6 +67,7 @@ public static class HubEvents
     public const string AiResponseChunk = nameof(AiResponseChunk);
     public const string AiResponse = nameof(AiResponse);
     public const string TaskFailed = nameof(TaskFailed);
+    public const string SessionDeleted = nameof(SessionDeleted);
 
     public static string NameOf(IBrowserEvent e) => e switch
     {
@@ -69,6 +78,7 @@ public static class HubEvents
         AiResponseChunkDto => AiResponseChunk,
         AiResponseDto => AiResponse,
         TaskFailedDto => TaskFailed,
+        SessionDeletedDto => SessionDeleted,
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "not a browser event"),
     };
 }

@@ -12,7 +12,8 @@ internal interface IJournalWriteTarget
 /// <summary>
 /// Group commit: one thread per journal takes every write waiting (up to <c>maxRows</c> rows), writes them in one
 /// transaction and completes each waiter. Writes are taken in the order they were handed in, and operations
-/// (SQLite's deletes and snapshots) run in that same order, alone. A dedicated thread, because SQLite's calls block.
+/// (SQLite's deletes and snapshots, and either provider's purges) run in that same order, alone. A dedicated thread,
+/// because SQLite's calls block.
 /// </summary>
 internal sealed class GroupCommitWriter : IDisposable
 {

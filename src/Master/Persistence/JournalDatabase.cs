@@ -6,7 +6,7 @@ namespace AiSystem.Master.Persistence;
 /// The journal and snapshot tables of one database, for the plugins (<see cref="SqlJournal"/>,
 /// <see cref="SqlSnapshotStore"/>): rows in, rows out; Akka's types and serialization stay in the plugins.
 /// Journal rows go through the group-commit writer; reads run on pooled connections, and so do PostgreSQL's other
-/// writes (SQLite's go to the writer's connection, its one writer). Both providers share the SQL below.
+/// writes but its purges (SQLite's all go to the writer's connection, its one writer). Both providers share the SQL below.
 /// </summary>
 public abstract class JournalDatabase : IDisposable
 {
@@ -37,6 +37,13 @@ public abstract class JournalDatabase : IDisposable
 
     /// <summary>Runs <paramref name="write"/> in a transaction of its own and commits.</summary>
     protected abstract Task WriteInTransactionAsync(Func<DbConnection, DbTransaction, Task> write);
+
+    /// <summary>
+    /// Runs <paramref name="write"/> in a transaction of its own on the writer thread, after every journal write handed
+    /// in before it and before any handed in after it: on both providers, unlike <see cref="WriteInTransactionAsync"/>
+    /// (PostgreSQL's run beside the writer, on pooled connections).
+    /// </summary>
+    protected abstract Task WriteInOrderAsync(Func<DbConnection, DbTransaction, Task> write);
 
     /// <summary>Creates the tables once per process, serialized so concurrent first users do not race.</summary>
     protected async Task EnsureSchemaAsync(DbConnection connection)
@@ -98,6 +105,35 @@ public abstract class JournalDatabase : IDisposable
             await using var command = Command(connection, sql, transaction);
             Add(command, "@pid", persistenceId);
             Add(command, "@to", toSequenceNr);
+            await command.ExecuteNonQueryAsync();
+        }
+    }));
+
+    /// <summary>
+    /// Deletes every row of <paramref name="persistenceId"/>: all its events, the highest one too (unlike
+    /// <see cref="DeleteToAsync"/>, which keeps it as the marker of the highest sequence number), its tags and its
+    /// snapshots, in one transaction, so either all of it goes or nothing does. The persistence id is then unknown to
+    /// the journal: an actor that takes it up again recovers nothing and starts over at sequence number 1, and no
+    /// unique key can clash with what was there.
+    /// <para>
+    /// It goes through the writer (<see cref="WriteInOrderAsync"/>), so it is ordered with the journal's writes: every
+    /// event handed in before it is written first and deleted with the rest, and a new actor's first event, handed in
+    /// after it, is written after it. What the writer cannot order (PostgreSQL saves snapshots beside it) is the
+    /// caller's to settle: purge only once nothing else of that persistence id is in flight, and write nothing more
+    /// under it from the same incarnation (<c>SessionActor</c> waits for its writes and snapshots, then stops).
+    /// </para>
+    /// </summary>
+    public Task PurgeAsync(string persistenceId) => Guard(WriteInOrderAsync(async (connection, transaction) =>
+    {
+        foreach (var sql in new[]
+        {
+            "DELETE FROM journal WHERE persistence_id = @pid",
+            "DELETE FROM tags WHERE persistence_id = @pid",
+            "DELETE FROM snapshot WHERE persistence_id = @pid",
+        })
+        {
+            await using var command = Command(connection, sql, transaction);
+            Add(command, "@pid", persistenceId);
             await command.ExecuteNonQueryAsync();
         }
     }));

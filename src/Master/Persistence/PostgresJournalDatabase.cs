@@ -44,6 +44,16 @@ internal sealed class PostgresJournalDatabase : JournalDatabase, IJournalWriteTa
         await transaction.CommitAsync();
     }
 
+    // On the writer thread like a batch, synchronously (that thread's only job is to wait for its database).
+    protected override Task WriteInOrderAsync(Func<DbConnection, DbTransaction, Task> write) => _writer.RunAsync(() =>
+    {
+        using var connection = Connection.Open();
+        EnsureSchemaAsync(connection).GetAwaiter().GetResult();
+        using var transaction = connection.BeginTransaction();
+        write(connection, transaction).GetAwaiter().GetResult();
+        transaction.Commit();
+    });
+
     void IJournalWriteTarget.Insert(IReadOnlyList<JournalRow> rows)
     {
         var count = rows.Count;

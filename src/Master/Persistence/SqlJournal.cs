@@ -6,6 +6,18 @@ using Akka.Persistence.Journal;
 namespace AiSystem.Master.Persistence;
 
 /// <summary>
+/// To the journal plugin (an actor's <c>Journal</c>): delete every row of <paramref name="PersistenceId"/>, its events,
+/// tags and snapshots, in one transaction (<see cref="JournalDatabase.PurgeAsync"/>). Akka's <c>DeleteMessages</c>
+/// cannot do this: it must keep the highest sequence number, so our journal keeps that row. Replies
+/// <see cref="PersistenceIdPurged"/>, or <see cref="PersistenceIdPurgeFailed"/> when nothing was deleted.
+/// </summary>
+public sealed record PurgePersistenceId(string PersistenceId);
+
+public sealed record PersistenceIdPurged(string PersistenceId);
+
+public sealed record PersistenceIdPurgeFailed(string PersistenceId, Exception Cause);
+
+/// <summary>
 /// The journal plugin: serializes on the journal actor's thread, hands the rows to the group-commit writer and
 /// waits. A payload that cannot be serialized rejects only its own AtomicWrite (OnPersistRejected); a database
 /// failure fails the write (OnPersistFailure). Tags are neither written nor read.
@@ -44,7 +56,8 @@ public sealed class SqlJournal : AsyncWriteJournal
         Action<IPersistentRepresentation> recoveryCallback) =>
         _database.ReplayAsync(persistenceId, fromSequenceNr, toSequenceNr, max, row => recoveryCallback(JournalSerialization.ToPersistent(_system, row)));
 
-    // The highest row is never deleted (it stays as a marker), so this stays right after DeleteMessagesTo.
+    // DeleteMessagesTo never deletes the highest row (it stays as a marker), so this stays right after it; only a purge
+    // (PurgePersistenceId) takes that row too, and the persistence id then starts over at 1.
     public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken) =>
         _database.HighestSequenceNrAsync(persistenceId);
 
@@ -56,6 +69,14 @@ public sealed class SqlJournal : AsyncWriteJournal
             ? new PersistenceHealthCheckResult(PersistenceHealthStatus.Healthy, $"{health.QueuedRows} row(s) waiting")
             : new PersistenceHealthCheckResult(PersistenceHealthStatus.Unhealthy,
                 $"{health.ConsecutiveFailedBatches} write batch(es) failed in a row, the last with {health.LastError?.Type}: {health.LastError?.Message}"));
+    }
+
+    protected override bool ReceivePluginInternal(object message)
+    {
+        if (message is not PurgePersistenceId purge) return false;
+        var id = purge.PersistenceId;
+        _database.PurgeAsync(id).PipeTo(Sender, Self, () => new PersistenceIdPurged(id), error => new PersistenceIdPurgeFailed(id, error));
+        return true;
     }
 
     protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>

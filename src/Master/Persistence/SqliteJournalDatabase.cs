@@ -52,6 +52,9 @@ internal sealed class SqliteJournalDatabase : JournalDatabase, IJournalWriteTarg
         }
     });
 
+    // Every SQLite write already runs on the writer thread, in order.
+    protected override Task WriteInOrderAsync(Func<DbConnection, DbTransaction, Task> write) => WriteInTransactionAsync(write);
+
     void IJournalWriteTarget.Insert(IReadOnlyList<JournalRow> rows)
     {
         var connection = WriteConnection();

@@ -75,6 +75,8 @@ public static class Manifests
         new(typeof(TaskTextStreamed), "session.task-text-streamed", Json.TaskTextStreamed),
         new(typeof(RecordOutcome), "session.record-outcome", Json.RecordOutcome),
         new(typeof(ResubmitOpenTasks), "session.resubmit-open-tasks", Json.ResubmitOpenTasks),
+        new(typeof(DeleteSession), "session.delete", Json.DeleteSession),
+        new(typeof(DeleteSessionReply), "session.delete-reply", Json.DeleteSessionReply),
         new(typeof(PushToBrowsers), "browser.push", Json.PushToBrowsers),
         new(typeof(FindConnections), "browser.find-connections", Json.FindConnections),
         new(typeof(ConnectionsFound), "browser.connections-found", Json.ConnectionsFound),
@@ -85,6 +87,7 @@ public static class Manifests
         new(typeof(AiResponseChunkDto), "browser.ai-response-chunk", Json.AiResponseChunkDto),
         new(typeof(AiResponseDto), "browser.ai-response", Json.AiResponseDto),
         new(typeof(TaskFailedDto), "browser.task-failed", Json.TaskFailedDto),
+        new(typeof(SessionDeletedDto), "browser.session-deleted", Json.SessionDeletedDto),
     ];
 
     private static readonly Dictionary<Type, Entry> ByType = All.ToDictionary(e => e.Type);
@@ -131,6 +134,8 @@ public static class Manifests
 [JsonSerializable(typeof(TaskTextStreamed))]
 [JsonSerializable(typeof(RecordOutcome))]
 [JsonSerializable(typeof(ResubmitOpenTasks))]
+[JsonSerializable(typeof(DeleteSession))]
+[JsonSerializable(typeof(DeleteSessionReply))]
 [JsonSerializable(typeof(PushToBrowsers))]
 [JsonSerializable(typeof(FindConnections))]
 [JsonSerializable(typeof(ConnectionsFound))]
@@ -141,4 +146,5 @@ public static class Manifests
 [JsonSerializable(typeof(AiResponseChunkDto))]
 [JsonSerializable(typeof(AiResponseDto))]
 [JsonSerializable(typeof(TaskFailedDto))]
+[JsonSerializable(typeof(SessionDeletedDto))]
 internal sealed partial class AiJson : JsonSerializerContext;

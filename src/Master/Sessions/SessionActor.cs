@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Persistence;
 using AiSystem.Master.Dispatch;
 using AiSystem.Master.Hubs;
+using AiSystem.Master.Persistence;
 using AiSystem.Messages;
 using Microsoft.Extensions.Logging;
 
@@ -17,6 +18,12 @@ public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTime
 /// admitted it) and its outcome once (before any browser sees it), and pushes what happens to every connection of
 /// the session, in order: nothing about a question reaches a browser before the question is stored. Without browsers
 /// and with nothing open it passivates; it comes back from its journal when it is needed again.
+/// <para>
+/// Deleted (<see cref="DeleteSession"/>), it writes nothing more, waits for what it is writing, and purges its journal
+/// rows and snapshots in one transaction; then its open questions are cancelled at the dispatcher (no answer comes for
+/// them), its pages hear <see cref="SessionDeletedDto"/>, and it stops, so the next message to its id starts an empty
+/// session. A failed purge deleted nothing, and the session goes on as before.
+/// </para>
 /// </summary>
 public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 {
@@ -25,6 +32,15 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>What a page hears when a question cannot be stored (the journal's database is down or full).</summary>
     public const string JournalDown = "Answers are not being saved right now, so no new question can be taken. Try again in a moment.";
+
+    /// <summary>What a page hears when the conversation cannot be deleted (the journal is failing); nothing was deleted.</summary>
+    public const string NotDeleted = "The conversation cannot be deleted right now because the server cannot reach its database. Nothing was deleted. Try again in a moment.";
+
+    /// <summary>A question sent while the conversation is being deleted: not taken.</summary>
+    public const string BeingDeleted = "This conversation is being deleted, so the question was not taken. Send it again in a moment to ask it in the new conversation.";
+
+    /// <summary>A question stored while the deletion waited for its writes: deleted with the rest, never answered.</summary>
+    public const string DeletedBeforeAnswered = "This conversation was deleted, so the question was not kept. Send it again to ask it in the new conversation.";
 
     /// <summary>A question the dispatcher has not admitted within this is refused (the page may send it again).</summary>
     private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
@@ -52,6 +68,10 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<string> _recording = new(StringComparer.Ordinal);
     private bool _everConnected;
     private long _snapshotAt;
+    /// <summary>Snapshot saves and the deletions after them still under way: a purge waits for them.</summary>
+    private int _housekeeping;
+    /// <summary>The deletion under way, if any.</summary>
+    private Deletion? _deletion;
 
     public override string PersistenceId => "session-" + _sessionId;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -136,6 +156,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             }
             if (!_open.ContainsKey(m.TaskId)) return;
             _open[m.TaskId] = (m.Status, DateTimeOffset.UtcNow);
+            if (Held(m.TaskId)) return; // its pages hear of it, and of where it stands, once the deletion has failed
             PushStatus(m.TaskId, m.Status);
         });
 
@@ -143,11 +164,17 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         {
             var pending = _pending.ContainsKey(m.TaskId);
             if (!pending && !_open.ContainsKey(m.TaskId)) return;
-            if (_streaming.Apply(m.TaskId, m.Attempt, m.Offset, m.Text) is { } chunk && !pending) Push(chunk);
+            if (_streaming.Apply(m.TaskId, m.Attempt, m.Offset, m.Text) is { } chunk && !pending && !Held(m.TaskId)) Push(chunk);
         });
 
         Command<RecordOutcome>(m =>
         {
+            if (_deletion is { } deleting)
+            {
+                // Nothing new is written while the session is deleted: confirmed once it is gone, stored if that fails.
+                deleting.Outcomes[m.Outcome.TaskId] = (m.Outcome, Sender);
+                return;
+            }
             if (_pending.TryGetValue(m.Outcome.TaskId, out var p))
             {
                 // Faster than the question's own write: journaled right behind it (the journal keeps our order), in the
@@ -173,17 +200,39 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
                 if (_open.TryGetValue(q.TaskId, out var o) && o.HeardAt <= due) Resubmit(q);
         });
 
-        // The journal stays bounded: once a snapshot holds the history, the events before it and older snapshots go.
+        // The journal stays bounded: once a snapshot holds the history, the events before it and older snapshots go
+        // (unless the session is being deleted: the purge takes them all).
         Command<SaveSnapshotSuccess>(m =>
         {
-            DeleteMessages(m.Metadata.SequenceNr);
-            DeleteSnapshots(new SnapshotSelectionCriteria(m.Metadata.SequenceNr - 1));
+            if (_deletion is null)
+            {
+                DeleteMessages(m.Metadata.SequenceNr);
+                DeleteSnapshots(new SnapshotSelectionCriteria(m.Metadata.SequenceNr - 1));
+                _housekeeping += 2;
+            }
+            Housekept();
         });
-        Command<SaveSnapshotFailure>(m => _log.LogWarning("Session {SessionId}: snapshot not saved ({Error}); the events stay", _sessionId, m.Cause.GetType().Name));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(m => _log.LogWarning("Session {SessionId}: old events not deleted ({Error})", _sessionId, m.Cause.GetType().Name));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(m => _log.LogWarning("Session {SessionId}: old snapshots not deleted ({Error})", _sessionId, m.Cause.GetType().Name));
+        Command<SaveSnapshotFailure>(m =>
+        {
+            _log.LogWarning("Session {SessionId}: snapshot not saved ({Error}); the events stay", _sessionId, m.Cause.GetType().Name);
+            Housekept();
+        });
+        Command<DeleteMessagesSuccess>(_ => Housekept());
+        Command<DeleteMessagesFailure>(m =>
+        {
+            _log.LogWarning("Session {SessionId}: old events not deleted ({Error})", _sessionId, m.Cause.GetType().Name);
+            Housekept();
+        });
+        Command<DeleteSnapshotsSuccess>(_ => Housekept());
+        Command<DeleteSnapshotsFailure>(m =>
+        {
+            _log.LogWarning("Session {SessionId}: old snapshots not deleted ({Error})", _sessionId, m.Cause.GetType().Name);
+            Housekept();
+        });
+
+        Command<DeleteSession>(_ => Delete());
+        Command<PersistenceIdPurged>(_ => Deleted());
+        Command<PersistenceIdPurgeFailed>(m => NotDeletedAfterAll(m.Cause));
 
         Command<ReceiveTimeout>(_ =>
         {
@@ -194,7 +243,10 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         });
     }
 
-    private bool IsIdle => _connections.Count == 0 && _pending.Count == 0 && _state.OpenCount == 0 && _recording.Count == 0;
+    private bool IsIdle => _connections.Count == 0 && _pending.Count == 0 && _state.OpenCount == 0 && _recording.Count == 0 && _deletion is null;
+
+    /// <summary>A question stored while the session is being deleted: nothing about it reaches a page until that ends.</summary>
+    private bool Held(string taskId) => _deletion?.Holds(taskId) == true;
 
     private void Submit(SubmitQuestion m)
     {
@@ -205,18 +257,24 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
                 Sender.Tell(SubmitReply.Refused("The question's taskId must be a UUID like 3f2b8c1e-6d4a-4b7e-9a15-2c8d0e6f4a91 (or left out)."));
                 return;
             }
-            // The same question again (the page timed out and retried): never a second question.
+            // The same question again (the page timed out and retried): never a second question. One still waiting
+            // for its write, or stored while the session is being deleted, is answered with the first call.
+            if ((_pending.GetValueOrDefault(given) ?? _deletion?.Find(given)) is { } waiting)
+            {
+                waiting.ReplyTo.Add(Sender);
+                return;
+            }
             if (_state.Find(given) is { } known)
             {
                 var status = _open.TryGetValue(given, out var o) ? o.Status : new TaskStatusView(TaskStatusView.Answered, null, known.WorkerId, 0);
                 Sender.Tell(new SubmitReply(given, status.Status, status.Position, null, status.WorkerId, status.Attempt));
                 return;
             }
-            if (_pending.TryGetValue(given, out var waiting))
-            {
-                waiting.ReplyTo.Add(Sender);
-                return;
-            }
+        }
+        if (_deletion is not null)
+        {
+            Sender.Tell(SubmitReply.Refused(BeingDeleted));
+            return;
         }
         if (_settings.Validator.Validate(m.Query) is { } error)
         {
@@ -258,13 +316,14 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
                 _state.Apply(e);
                 _pending.Remove(e.TaskId);
                 _open[e.TaskId] = (p.Status, DateTimeOffset.UtcNow);
-                var status = p.Status.Status == TaskStatusView.Answered ? TaskStatusView.Assigned : p.Status.Status;
-                p.Reply(new SubmitReply(e.TaskId, status, p.Status.Position, null, p.Status.WorkerId, p.Status.Attempt));
-                // The asking page has all of it in its reply; the other pages of the session hear it now.
-                Push(new TaskAcceptedDto(e.TaskId, e.Query, e.AskedAt), except: p.ConnectionId);
-                PushStatus(e.TaskId, p.Status, except: p.ConnectionId);
-                if (_streaming.Partial(e.TaskId) is { } text && !_recording.Contains(e.TaskId))
-                    Push(new AiResponseChunkDto(e.TaskId, _streaming.AttemptOf(e.TaskId), 0, text));
+                if (_deletion is { } deleting)
+                {
+                    // Stored while the session is being deleted: it goes with the rest, or is announced if that fails.
+                    deleting.Questions.Add(p);
+                    PurgeWhenQuiet();
+                    return;
+                }
+                Announce(p);
                 AfterWrite();
                 EnsureResubmitTimer();
             });
@@ -275,11 +334,29 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         {
             // A resubmitted question: the dispatcher still has it.
             _open[m.TaskId] = (m.Status, DateTimeOffset.UtcNow);
-            PushStatus(m.TaskId, m.Status);
+            if (!Held(m.TaskId)) PushStatus(m.TaskId, m.Status);
             return;
         }
         if (_state.Find(m.TaskId) is null)
             _dispatcher.Tell(new CancelTask(m.TaskId, _sessionId)); // admitted after we gave up waiting: nobody will store it
+    }
+
+    /// <summary>A question is stored: its page gets the reply, the other pages of the session hear of it now.</summary>
+    private void Announce(PendingQuestion p)
+    {
+        var taskId = p.Request.TaskId;
+        var at = _open.TryGetValue(taskId, out var o) ? o.Status : p.Status;
+        var status = at.Status == TaskStatusView.Answered ? TaskStatusView.Assigned : at.Status;
+        p.Reply(new SubmitReply(taskId, status, at.Position, null, at.WorkerId, at.Attempt));
+        // The asking page has all of it in its reply.
+        Push(new TaskAcceptedDto(taskId, p.Request.Query, p.Request.AskedAt), except: p.ConnectionId);
+        PushStatus(taskId, at, except: p.ConnectionId);
+        if (_streaming.Partial(taskId) is { } text && !_recording.Contains(taskId))
+            Push(new AiResponseChunkDto(taskId, _streaming.AttemptOf(taskId), 0, text));
+        // Its outcome was written while it was held (a deletion that then failed): it follows its question.
+        if (_state.Find(taskId) is { IsOpen: false } done)
+            Push(done.Error is { } error ? new TaskFailedDto(taskId, error, done.Retryable ?? true)
+                : new AiResponseDto(taskId, done.Query, done.Answer ?? "", done.WorkerId ?? "", done.Provider ?? "", done.ProcessingTimeMs ?? 0, done.FinishedAt ?? 0));
     }
 
     private void Record(TaskOutcome outcome, IActorRef confirmTo)
@@ -306,14 +383,19 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             _open.Remove(written.TaskId);
             _streaming.Finished(written.TaskId);
             var q = _state.Find(written.TaskId);
-            if (written is QuestionAnswered a)
-                Push(new AiResponseDto(a.TaskId, q?.Query ?? "", a.Answer, a.WorkerId, a.Provider, a.ProcessingTimeMs, a.AnsweredAt));
-            else if (written is QuestionFailed f)
-                Push(new TaskFailedDto(f.TaskId, f.Error, f.Retryable));
+            // A question held by a deletion is not announced yet: its outcome follows it when it is (Announce).
+            if (!Held(written.TaskId))
+            {
+                if (written is QuestionAnswered a)
+                    Push(new AiResponseDto(a.TaskId, q?.Query ?? "", a.Answer, a.WorkerId, a.Provider, a.ProcessingTimeMs, a.AnsweredAt));
+                else if (written is QuestionFailed f)
+                    Push(new TaskFailedDto(f.TaskId, f.Error, f.Retryable));
+            }
             // Pushed before confirming: a master draining for shutdown waits for the confirmations, then for its pushes.
             confirmTo.Tell(new OutcomeStored(written.TaskId));
             AfterWrite();
             UpdateIdleTimer();
+            PurgeWhenQuiet();
         });
     }
 
@@ -329,9 +411,116 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private void AfterWrite()
     {
-        if (LastSequenceNr - _snapshotAt < 2L * _settings.MaxHistory) return;
+        if (_deletion is not null || LastSequenceNr - _snapshotAt < 2L * _settings.MaxHistory) return;
         _snapshotAt = LastSequenceNr; // one at a time; a failed one is tried again after as many events
+        _housekeeping++;
         SaveSnapshot(_state.ToSnapshot());
+    }
+
+    private void Housekept()
+    {
+        _housekeeping--;
+        PurgeWhenQuiet();
+    }
+
+    /// <summary>
+    /// <see cref="DeleteSession"/>: from now on the session writes nothing new (questions are refused, outcomes held),
+    /// and once what it is writing is written, it purges. Refused at once, with nothing touched, while the journal is
+    /// failing: the purge could not succeed.
+    /// </summary>
+    private void Delete()
+    {
+        if (_deletion is { } underWay)
+        {
+            underWay.ReplyTo.Add(Sender); // another tab asked too: one deletion, told to both
+            return;
+        }
+        if (_settings.JournalFailing?.Invoke() == true)
+        {
+            Sender.Tell(DeleteSessionReply.Refused(NotDeleted));
+            return;
+        }
+        _deletion = new Deletion(Sender);
+        SetReceiveTimeout(null);
+        // Not admitted yet, so not stored: refused now. The dispatcher drops them (and any it admits later).
+        foreach (var (taskId, p) in _pending.Where(kv => !kv.Value.Writing).ToList())
+        {
+            _pending.Remove(taskId);
+            Timers.Cancel(TimerKey(taskId));
+            p.Reply(SubmitReply.Refused(BeingDeleted));
+            _dispatcher.Tell(new CancelTask(taskId, _sessionId));
+        }
+        PurgeWhenQuiet();
+    }
+
+    /// <summary>
+    /// The purge goes to the journal once nothing of this session is being written (questions, outcomes, snapshots and
+    /// their clean-up): it must be the last word of this incarnation in the journal (see JournalDatabase.PurgeAsync).
+    /// </summary>
+    private void PurgeWhenQuiet()
+    {
+        if (_deletion is not { Purging: false } deletion || _pending.Count > 0 || _recording.Count > 0 || _housekeeping > 0) return;
+        deletion.Purging = true;
+        Journal.Tell(new PurgePersistenceId(PersistenceId));
+    }
+
+    /// <summary>
+    /// Every row is gone. Open questions are cancelled at the dispatcher (a worker still on one has its result refused),
+    /// outcomes held meanwhile are confirmed (there is nothing left to store them in), the questions stored meanwhile
+    /// are refused to their pages; then every page hears <see cref="SessionDeletedDto"/>, the callers get their reply,
+    /// and the shard stops this incarnation.
+    /// </summary>
+    private void Deleted()
+    {
+        var deletion = _deletion!;
+        var open = _state.Open.Select(q => q.TaskId).ToList();
+        foreach (var taskId in open) _dispatcher.Tell(new CancelTask(taskId, _sessionId));
+        foreach (var (taskId, (_, confirmTo)) in deletion.Outcomes) confirmTo.Tell(new OutcomeStored(taskId));
+        foreach (var p in deletion.Questions) p.Reply(SubmitReply.Refused(DeletedBeforeAnswered));
+        var deleted = new SessionDeletedDto(_sessionId);
+        Push(deleted); // the last event of this conversation on every connection, behind everything pushed before
+        foreach (var r in deletion.ReplyTo) r.Tell(DeleteSessionReply.Deleted);
+        _log.LogInformation("Session {SessionId} deleted: {Questions} question(s) in its history, {Open} open one(s) cancelled",
+            _sessionId, _state.Questions.Count, open.Count);
+        Timers.CancelAll();
+        SetReceiveTimeout(null);
+        Become(Gone);
+        Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
+    }
+
+    /// <summary>The purge failed: nothing was deleted (one transaction), and the session goes on as if never asked.</summary>
+    private void NotDeletedAfterAll(Exception cause)
+    {
+        var deletion = _deletion!;
+        _deletion = null;
+        _log.LogWarning("Session {SessionId} not deleted ({Error}); it goes on as it was", _sessionId, cause.GetType().Name);
+        foreach (var p in deletion.Questions) Announce(p);
+        foreach (var (outcome, confirmTo) in deletion.Outcomes.Values) Record(outcome, confirmTo);
+        foreach (var r in deletion.ReplyTo) r.Tell(DeleteSessionReply.Refused(NotDeleted));
+        AfterWrite();
+        UpdateIdleTimer();
+    }
+
+    /// <summary>
+    /// Deleted, until the shard has stopped this incarnation (moments later): there is nothing of the old session left,
+    /// and it answers as the empty session to come would, writing nothing. A page that connects now gets an empty
+    /// SessionStarted (the next incarnation finds its connection when it starts); a question is refused, to be sent
+    /// again to that next incarnation.
+    /// </summary>
+    private void Gone()
+    {
+        Command<AttachConnection>(m =>
+        {
+            var started = new SessionStartedDto(_sessionId, false, []);
+            Send(m.NodeAddress, new PushToBrowsers([m.ConnectionId], started));
+            Sender.Tell(started);
+        });
+        Command<SubmitQuestion>(_ => Sender.Tell(SubmitReply.Refused(BeingDeleted)));
+        Command<RecordOutcome>(m => Sender.Tell(new OutcomeStored(m.Outcome.TaskId))); // nothing left to store it in
+        Command<TaskAdmitted>(m => _dispatcher.Tell(new CancelTask(m.TaskId, _sessionId)));
+        Command<ResubmitOpenTasks>(_ => _dispatcher.Tell(new OpenTasksListed(_sessionId, [])));
+        Command<DeleteSession>(_ => Sender.Tell(DeleteSessionReply.Deleted));
+        CommandAny(_ => { }); // news of the deleted questions, timers, connections
     }
 
     private void EnsureResubmitTimer()
@@ -391,6 +580,8 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
+        if (_deletion is { } deletion)
+            foreach (var r in deletion.ReplyTo) r.Tell(DeleteSessionReply.Refused(NotDeleted));
         if (@event is QuestionAsked asked && _pending.Remove(asked.TaskId, out var p))
         {
             p.Reply(SubmitReply.Refused(JournalDown));
@@ -413,6 +604,21 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         {
             foreach (var r in ReplyTo) r.Tell(reply);
         }
+    }
+
+    /// <summary>A deletion under way: who waits for it, and what it holds back meanwhile.</summary>
+    private sealed class Deletion(IActorRef requestedBy)
+    {
+        public List<IActorRef> ReplyTo { get; } = [requestedBy];
+        /// <summary>Questions whose write ended while it waited: their pages have not heard of them.</summary>
+        public List<PendingQuestion> Questions { get; } = [];
+        /// <summary>Outcomes that came meanwhile (the latest copy of each): not written.</summary>
+        public Dictionary<string, (TaskOutcome Outcome, IActorRef ConfirmTo)> Outcomes { get; } = new(StringComparer.Ordinal);
+        public bool Purging { get; set; }
+
+        public PendingQuestion? Find(string taskId) => Questions.Find(p => p.Request.TaskId == taskId);
+
+        public bool Holds(string taskId) => Find(taskId) is not null;
     }
 
     private sealed record SubmitTimedOut(string TaskId);

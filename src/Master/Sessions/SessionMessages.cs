@@ -28,6 +28,21 @@ public sealed record SubmitQuestion(string SessionId, string? TaskId, string? Qu
     public override string ToString() => $"SubmitQuestion {{ SessionId = {SessionId}, TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars }}";
 }
 
+/// <summary>
+/// From the hub: delete this session, on behalf of one of its own connections. Its open questions are cancelled, every
+/// row of it leaves the journal, every connection of it hears <see cref="Hubs.SessionDeletedDto"/>, and the session
+/// stops: the next message to this id starts an empty one. Replies <see cref="DeleteSessionReply"/>.
+/// </summary>
+public sealed record DeleteSession(string SessionId) : ISessionCommand;
+
+/// <param name="Error">Null: deleted. Otherwise why not, for the user; nothing was deleted then.</param>
+public sealed record DeleteSessionReply(string? Error) : IClusterMessage
+{
+    public static readonly DeleteSessionReply Deleted = new((string?)null);
+
+    public static DeleteSessionReply Refused(string error) => new(error);
+}
+
 /// <param name="Status">assigned, queued or answered; null with <paramref name="Error"/>.</param>
 public sealed record SubmitReply(string? TaskId, string? Status, int? Position, string? Error, string? WorkerId = null, int? Attempt = null)
     : IClusterMessage

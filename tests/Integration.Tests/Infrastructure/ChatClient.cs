@@ -7,7 +7,7 @@ namespace AiSystem.Integration.Tests.Infrastructure;
 /// <summary>A browser as the hub sees it: the SignalR .NET client, recording every event with its raw JSON.</summary>
 public sealed class ChatClient : IAsyncDisposable
 {
-    private static readonly string[] EventNames = ["SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed"];
+    private static readonly string[] EventNames = ["SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed", "SessionDeleted"];
 
     private readonly HubConnection _connection;
     private readonly TaskCompletionSource<JsonElement> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -91,6 +91,9 @@ public sealed class ChatClient : IAsyncDisposable
         }
         return reply;
     }
+
+    /// <summary>Deletes this connection's session; returns <c>{ sessionId }</c> once nothing of it is left.</summary>
+    public Task<JsonElement> DeleteSessionAsync() => _connection.InvokeAsync<JsonElement>("DeleteSession");
 
     public IReadOnlyList<JsonElement> Payloads(string eventName) =>
         Events.Where(e => e.Name == eventName).Select(e => e.Payload).ToList();

@@ -17,6 +17,8 @@ public sealed class MasterProcess : IAsyncDisposable
     public string ClusterAddress => $"akka.tcp://ai-system@localhost:{AkkaPort}";
     public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
     public HttpClient Http { get; }
+    /// <summary>The connection string of this master's journal (its own SQLite file, unless a test chose another).</summary>
+    public string JournalConnectionString => _env["Persistence__ConnectionString"]!;
 
     private MasterProcess(ChildProcess process, Dictionary<string, string?> env, string dataDir, int httpPort, int grpcPort, int mqttPort, int akkaPort)
     {

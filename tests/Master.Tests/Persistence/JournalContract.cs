@@ -103,6 +103,87 @@ public abstract class JournalContract
     }
 
     [Fact]
+    public async Task A_purge_deletes_every_row_of_a_persistence_id_and_it_starts_over_at_one()
+    {
+        await using (var host = await StartAsync(Database))
+        {
+            var purged = host.Actor("session-purged");
+            await AskAsync<EventsPersisted>(purged, new PersistEvents(["a", "b", "c", "d", "e"]));
+            await AskAsync<StateSaved>(purged, new SaveState("state-at-5"));
+            await AskAsync<EventsDeleted>(purged, new DeleteEventsTo(5)); // leaves the highest row, marked deleted
+            await AskAsync<EventsPersisted>(purged, new PersistEvents(["f"]));
+            await AskAsync<EventsPersisted>(host.Actor("session-purged-not"), new PersistEvents(["kept"])); // a prefix of it
+            await AskAsync<EventsPersisted>(host.Actor("session-kept"), new PersistEvents(["kept"]));
+            await ExecuteAsync("INSERT INTO tags (ordering_id, tag, sequence_nr, persistence_id) VALUES (1, 'old', 1, 'session-purged')");
+            Assert.Equal(4, await CountRowsAsync("session-purged")); // rows 5 (the marker) and 6, a snapshot, a tag
+
+            var journal = Akka.Persistence.Persistence.Instance.Apply(host.Sys).JournalFor(null);
+            Assert.Equal("session-purged", (await journal.Ask<PersistenceIdPurged>(new PurgePersistenceId("session-purged"), Deadline)).PersistenceId);
+            Assert.Equal(0, await CountRowsAsync("session-purged"));
+            Assert.Equal(0, await host.Database.HighestSequenceNrAsync("session-purged"));
+            Assert.Equal(1, await CountRowsAsync("session-purged-not"));
+            Assert.Equal(1, await CountRowsAsync("session-kept"));
+            await journal.Ask<PersistenceIdPurged>(new PurgePersistenceId("session-never-written"), Deadline); // nothing to do is fine
+        }
+
+        await using (var host = await StartAsync(Database))
+        {
+            var again = host.Actor("session-purged");
+            var state = await StateAsync(again);
+            Assert.Empty(state.Events);
+            Assert.Null(state.Snapshot);
+            Assert.Equal(0, state.LastSequenceNr);
+            Assert.Equal(1, (await AskAsync<EventsPersisted>(again, new PersistEvents(["anew"]))).LastSequenceNr);
+            Assert.Equal(["kept"], (await StateAsync(host.Actor("session-kept"))).Events);
+        }
+    }
+
+    [Fact]
+    public async Task A_purge_that_fails_deletes_nothing_and_says_why()
+    {
+        await using var host = await StartAsync(Database);
+        var actor = host.Actor("session-not-purged");
+        await AskAsync<EventsPersisted>(actor, new PersistEvents(["a", "b"]));
+        await AskAsync<StateSaved>(actor, new SaveState("state-at-2"));
+        await ExecuteAsync("DROP TABLE tags"); // the second of the purge's three statements fails
+        var journal = Akka.Persistence.Persistence.Instance.Apply(host.Sys).JournalFor(null);
+        var failed = await journal.Ask<PersistenceIdPurgeFailed>(new PurgePersistenceId("session-not-purged"), Deadline);
+        Assert.NotNull(failed.Cause);
+        Assert.Equal(failed.Cause.GetType().FullName, host.Health.LastError?.Type);
+        await using var db = await Database.OpenAsync();
+        foreach (var table in new[] { "journal", "snapshot" })
+        {
+            await using var count = db.CreateCommand();
+            count.CommandText = $"SELECT COUNT(*) FROM {table} WHERE persistence_id = 'session-not-purged'";
+            Assert.True(Convert.ToInt64(await count.ExecuteScalarAsync()) > 0, $"the purge deleted rows of {table} although it failed");
+        }
+    }
+
+    /// <summary>Rows of <paramref name="persistenceId"/> in journal, snapshot and tags together.</summary>
+    private async Task<long> CountRowsAsync(string persistenceId)
+    {
+        await using var db = await Database.OpenAsync();
+        await using var command = db.CreateCommand();
+        command.CommandText = """
+            SELECT (SELECT COUNT(*) FROM journal WHERE persistence_id = @pid) + (SELECT COUNT(*) FROM snapshot WHERE persistence_id = @pid)
+                + (SELECT COUNT(*) FROM tags WHERE persistence_id = @pid)
+            """;
+        var pid = command.CreateParameter();
+        pid.ParameterName = "@pid";
+        pid.Value = persistenceId;
+        command.Parameters.Add(pid);
+        return Convert.ToInt64(await command.ExecuteScalarAsync());
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var db = await Database.OpenAsync();
+        await using var command = db.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public async Task Snapshots_are_saved_loaded_by_criteria_and_deleted()
     {
         await using (var host = await StartAsync(Database))

@@ -1,14 +1,18 @@
 // The SignalR connection to the chat hub (docs/protocol.md §5.1): one at a time, always pointed at the session the page
 // knows (?session=), reconnecting on its own: first the client's automatic reconnect, then our own retry loop for as
-// long as it takes. "New conversation" replaces the connection; a generation number makes the old one's handlers and
-// its retry loop stand down.
+// long as it takes. "New conversation" and a deleted conversation replace the connection; a generation number makes the
+// old one's handlers and its retry loop stand down.
 
-export const HUB_EVENTS = ["SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed"];
+export const HUB_EVENTS = [
+  "SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed", "SessionDeleted",
+];
 
 /** Delays between our own start attempts once the client's automatic reconnect gave up (or the first start failed). */
 const RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 15000];
 /** The hub answers a SubmitQuery within 15 s or says why not; past this the connection is taken for dead. */
 const SUBMIT_TIMEOUT_MS = 20000;
+/** The hub answers a DeleteSession within 30 s (it first waits for the session's writes in flight) or says why not. */
+const DELETE_TIMEOUT_MS = 35000;
 
 /**
  * @param signalR the UMD global of the vendored client
@@ -140,22 +144,34 @@ export function createConnection({ signalR, hubUrl, onEvent, onState }) {
      * SubmitQuery({ query, apiKey, taskId }) on the current connection. Rejects with a SubmitError: refused when the
      * server said no (its message is for the user), otherwise the connection dropped or the call timed out.
      */
-    async submit(request) {
-      const conn = connection;
-      if (!conn || conn.state !== signalR.HubConnectionState.Connected) throw new SubmitError(false, "not connected");
-      let timer = 0;
-      const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new SubmitError(false, "no answer in time")), SUBMIT_TIMEOUT_MS);
-      });
-      try {
-        return await Promise.race([conn.invoke("SubmitQuery", request), timeout]);
-      } catch (err) {
-        throw err instanceof SubmitError ? err : classify(err);
-      } finally {
-        clearTimeout(timer);
-      }
+    submit(request) {
+      return invoke(SUBMIT_TIMEOUT_MS, "SubmitQuery", request);
+    },
+
+    /**
+     * DeleteSession() on the current connection: deletes this session's conversation on the server. Resolves with
+     * { sessionId } once nothing of it is left; rejects with a SubmitError as submit does (refused: nothing deleted).
+     */
+    deleteSession() {
+      return invoke(DELETE_TIMEOUT_MS, "DeleteSession");
     },
   };
+
+  async function invoke(timeoutMs, method, ...args) {
+    const conn = connection;
+    if (!conn || conn.state !== signalR.HubConnectionState.Connected) throw new SubmitError(false, "not connected");
+    let timer = 0;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new SubmitError(false, "no answer in time")), timeoutMs);
+    });
+    try {
+      return await Promise.race([conn.invoke(method, ...args), timeout]);
+    } catch (err) {
+      throw err instanceof SubmitError ? err : classify(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   function wake() {
     if (wakeRetry) wakeRetry();
@@ -178,7 +194,7 @@ export function classify(err) {
     // A HubException reaches the browser as "An unexpected error occurred invoking 'SubmitQuery' on the server.
     // HubException: <text>"; any other server error as the prefix alone.
     const text = raw.replace(INVOKE_PREFIX, "").replace(/^HubException:\s*/, "").trim();
-    return new SubmitError(true, text || "The server could not take your question. Please try again in a moment.");
+    return new SubmitError(true, text || "The server could not do that right now. Please try again in a moment.");
   }
   // "Invocation canceled due to the underlying connection being closed.", "Cannot send data if the connection is
   // not in the 'Connected' State.", a stopped connection: the question is sent again once the connection is back.

@@ -1,6 +1,6 @@
 // The conversation's rules as plain state: no DOM, no SignalR (docs/protocol.md §5). Every method takes one thing
-// that happened (the user asked, a SubmitQuery call ended, a hub event arrived) and returns the turns it changed, for
-// the page to draw. A turn is keyed by its task id, which this page makes for its own questions, so events for it
+// that happened (the user asked, a SubmitQuery call ended, a hub event arrived, the conversation was deleted) and
+// returns the turns it changed, for the page to draw. A turn is keyed by its task id, which this page makes for its own questions, so events for it
 // apply directly; a question of another tab arrives as TaskAccepted or in the history. Anything else is ignored.
 
 import { newTaskId } from "./ids.js";
@@ -54,6 +54,19 @@ export class Conversation {
   /** Forgets everything ("New conversation"). */
   clear() {
     this.#turns.clear();
+  }
+
+  /**
+   * The conversation was deleted on the server (SessionDeleted, or this page's DeleteSession call returned): nothing of
+   * it is left there, so every turn goes, except this page's own questions the server never confirmed. Those were not
+   * part of what was deleted: they are sent into the new, empty session, and a call still in flight for one reports
+   * back as usual (refused while the deletion ran, or taken by the new session). Returns the turns kept.
+   */
+  sessionDeleted() {
+    for (const [taskId, turn] of this.#turns) {
+      if (!turn.mine || turn.accepted) this.#turns.delete(taskId);
+    }
+    return this.turns;
   }
 
   // ------------------------------------------------------------------ the user

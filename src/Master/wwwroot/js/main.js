@@ -1,6 +1,6 @@
 // AiSystem chat page: plain ES modules, no build step, no framework. Wires the conversation's rules
 // (conversation.js) to the hub connection (connection.js) and to the screen (render.js, markdown.js), and owns the
-// page's own controls: the composer, the API key, the theme, "New conversation".
+// page's own controls: the composer, the API key, the theme, "New conversation", "Delete conversation".
 
 import { Conversation } from "./conversation.js";
 import { createConnection } from "./connection.js";
@@ -34,6 +34,9 @@ const ui = {
   banner: byId("connection-banner"),
   theme: byId("theme-toggle"),
   newSession: byId("new-session"),
+  deleteSession: byId("delete-session"),
+  deleteDialog: byId("delete-dialog"),
+  notice: byId("session-notice"),
   apiKey: byId("api-key"),
   toggleKey: byId("toggle-api-key"),
   scroller: byId("scroller"),
@@ -72,8 +75,12 @@ let connection = null;
 /** SessionStarted arrived on the current connection: questions can be sent. */
 let sessionReady = false;
 let resendTimer = 0;
+/** A DeleteSession call is under way: questions wait (they go into the new session), the button says so. */
+let deleting = false;
+/** The connection dropped during a DeleteSession call: whether it happened is told by the next SessionStarted. */
+let deletionUnknown = false;
 
-const online = () => !!connection && sessionReady && connection.connected;
+const online = () => !!connection && sessionReady && connection.connected && !deleting;
 
 const view = createConversationView({
   ui,
@@ -100,11 +107,18 @@ function onState(state) {
   ui.banner.hidden = !banner;
   ui.banner.dataset.state = state;
   view.refreshStatus();
+  refreshDeleteButton();
   sendPending();
 }
 
 function onEvent(name, payload) {
   if (name === "SessionStarted") {
+    // Nothing to resume after a deletion whose answer was lost with the connection: it did happen.
+    if (deletionUnknown && payload) {
+      if (payload.resumed === true) showNotice("The conversation was not deleted: the server still has it.", "error");
+      else forgetConversation("The conversation was deleted.");
+    }
+    deletionUnknown = false;
     const started = conversation.sessionStarted(payload);
     if (!started) return;
     sessionId = started.sessionId;
@@ -112,10 +126,24 @@ function onEvent(name, payload) {
     sessionReady = true;
     view.show(started.changed);
     view.refreshStatus();
+    refreshDeleteButton();
     sendPending();
     return;
   }
+  if (name === "SessionDeleted") {
+    // The last event of the deleted conversation on this connection: whatever comes after it is the new session's.
+    forgetConversation(deleting ? "" : "This conversation was deleted in another tab or window.");
+    return;
+  }
   view.show(conversation.apply(name, payload));
+}
+
+/** Clears what the server no longer has, keeping this page's questions it never confirmed (conversation.js). */
+function forgetConversation(notice) {
+  const kept = conversation.sessionDeleted();
+  view.clear();
+  view.show(kept);
+  showNotice(notice);
 }
 
 /** Sends every question of this page that the server has not confirmed, under its own id. */
@@ -158,6 +186,55 @@ function clearError() {
   ui.query.removeAttribute("aria-invalid");
 }
 
+function showNotice(message, kind = "info") {
+  ui.notice.textContent = message || "";
+  ui.notice.hidden = !message;
+  ui.notice.dataset.kind = kind;
+}
+
+function refreshDeleteButton() {
+  ui.deleteSession.disabled = deleting || !connection || !sessionReady || !connection.connected;
+  ui.deleteSession.textContent = deleting ? "Deleting…" : "Delete conversation";
+}
+
+/** "Delete conversation": asks first (a modal dialog; the browser's confirm where there is none). */
+function confirmDeletion() {
+  const dialog = ui.deleteDialog;
+  if (typeof dialog.showModal !== "function") {
+    if (window.confirm("Delete this conversation? Its questions and answers are removed from the server, in every tab. This cannot be undone.")) deleteConversation();
+    return;
+  }
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+async function deleteConversation() {
+  if (!connection || deleting) return;
+  deleting = true;
+  showNotice("");
+  refreshDeleteButton();
+  view.refreshStatus();
+  try {
+    await connection.deleteSession();
+    forgetConversation("The conversation was deleted.");
+    // Same session id, new connection: the server starts it empty, and nothing late of the old one can reach the page.
+    connection.restart();
+  } catch (err) {
+    if (err.refused) {
+      showNotice(err.message, "error");
+    } else {
+      deletionUnknown = true;
+      showNotice("The connection dropped before the server said whether the conversation was deleted. The page shows what the server has once it is back.", "error");
+    }
+  } finally {
+    deleting = false;
+    refreshDeleteButton();
+    view.refreshStatus();
+    sendPending();
+    ui.query.focus();
+  }
+}
+
 function submitFromBox() {
   ui.query.focus();
   if (!connection) return; // the chat client did not load (the error says so)
@@ -167,6 +244,7 @@ function submitFromBox() {
     return;
   }
   clearError();
+  showNotice("");
   ui.query.value = "";
   autoGrow();
   view.show(turn, true);
@@ -239,8 +317,15 @@ function wireUi() {
     conversation.clear();
     view.clear();
     clearError();
+    showNotice("");
     ui.query.focus();
     if (connection) connection.restart();
+  });
+
+  ui.deleteSession.addEventListener("click", confirmDeletion);
+  ui.deleteDialog.addEventListener("close", () => {
+    if (ui.deleteDialog.returnValue === "delete") deleteConversation();
+    else ui.deleteSession.focus();
   });
 
   const wake = () => connection && connection.wake();

@@ -304,6 +304,52 @@ describe("SessionStarted and the history", () => {
   });
 });
 
+describe("deleting the conversation", () => {
+  test("everything the server had goes; this page's questions it never confirmed stay, to go into the new session", () => {
+    const c = conversation();
+    const restored = { taskId: "a0000000-0000-4000-8000-000000000001", query: "Answered one", response: "An answer", error: null,
+      workerId: "w1", processingTimeMs: 1200, provider: "simulated", timestamp: T0 - 60_000, retryable: null, partial: null };
+    c.sessionStarted({ sessionId: "s1", resumed: true, history: [restored] });
+    const [confirmed, confirmedToken] = asked(c, "Confirmed before the deletion");
+    c.submitSucceeded(confirmed.taskId, confirmedToken, { taskId: confirmed.taskId, status: "assigned", workerId: "w1", attempt: 1 });
+    c.apply(...accepted(OTHER, "From another tab"));
+    const [inFlight, inFlightToken] = asked(c, "Its call was in flight");
+    const [refused, refusedToken] = asked(c, "Refused");
+    c.submitFailed(refused.taskId, refusedToken, { refused: true, message: "Too fast." });
+    const waiting = c.ask("Typed while disconnected");
+
+    const kept = c.sessionDeleted();
+
+    assert.deepEqual(kept, [inFlight, refused, waiting]);
+    assert.deepEqual(c.turns, kept);
+    assert.equal(c.get(restored.taskId), null);
+    assert.equal(c.get(confirmed.taskId), null);
+    assert.equal(c.get(OTHER), null);
+    assert.deepEqual(c.toSubmit(), [waiting], "the call in flight is not made twice");
+    // The deletion refused the question whose call was in flight: it can be sent again, into the new session.
+    c.submitFailed(inFlight.taskId, inFlightToken, { refused: true, message: "This conversation is being deleted." });
+    assert.equal(inFlight.phase, Phase.Refused);
+    assert.equal(c.sendAgain(inFlight.taskId), inFlight);
+    // Late news of the deleted conversation changes nothing: its questions are unknown now.
+    assert.equal(c.apply(...answer(confirmed.taskId)), null);
+    assert.equal(c.submitSucceeded(confirmed.taskId, confirmedToken, { status: "assigned" }), null);
+    assert.equal(c.size, 3);
+  });
+
+  test("the new, empty session that follows fails nothing and sends what was kept", () => {
+    const c = conversation();
+    const [stored, token] = asked(c, "Stored, then deleted");
+    c.submitSucceeded(stored.taskId, token, { taskId: stored.taskId, status: "queued", position: 1 });
+    const waiting = c.ask("Not sent yet");
+    c.sessionDeleted();
+    const started = c.sessionStarted({ sessionId: "s1", resumed: false, history: [] });
+    assert.deepEqual(started.changed, []);
+    assert.deepEqual(c.turns, [waiting]);
+    assert.equal(waiting.phase, Phase.Sending);
+    assert.deepEqual(c.toSubmit(), [waiting]);
+  });
+});
+
 describe("sending again", () => {
   test("a call lost with the connection is sent again under the same id, and stays one turn", () => {
     const c = conversation();
