@@ -41,7 +41,7 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
 {
     /// <summary>
     /// A result's retry is one small call. In a failover the master taking over must hear it within its recovery grace
-    /// (4 s) to take it instead of running the task again: retries never wait longer than this.
+    /// (15 s) to take it instead of running the task again: retries never wait longer than this.
     /// </summary>
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
     private readonly IMasterDirectory? _masters = masters;

@@ -66,7 +66,8 @@ public sealed class ClusterTests : IAsyncLifetime
         Assert.True(show.ExitCode == 0, show.Output);
         var memberLines = show.Lines.Where(l => l.StartsWith("akka.tcp://ai-system@")).ToList();
         Assert.Equal(3, memberLines.Count);
-        Assert.Single(memberLines, l => l.Contains("[master]") && l.Contains("| up |") && l.Contains("reachable"));
+        // A master's roles: its gRPC endpoint for results (grpc=host:port), and master.
+        Assert.Single(memberLines, l => l.Contains("[grpc=") && l.Contains("master]") && l.Contains("| up |") && l.Contains("reachable"));
         Assert.Equal(2, memberLines.Count(l => l.Contains("[worker]") && l.Contains("| up |")));
         Assert.Contains(_master!.ClusterAddress, show.Output);
         foreach (var id in _workers.Keys) Assert.Contains(await ClusterAddressOf(id), show.Output);

@@ -532,7 +532,7 @@ public class DispatchStateTests
         var state = Restarted(_state.ToSnapshot(0));
         state.Register("w1", 1);
 
-        Assert.Empty(Assigned(Ticks(state, TimeSpan.FromSeconds(10)))); // no text: nothing to dispatch
+        Assert.Empty(Assigned(Ticks(state, state.Policy.RecoveryGrace + TimeSpan.FromSeconds(1)))); // no text: nothing to dispatch
         var resubmitted = state.Submit(task with { ApiKey = "" }, resubmitted: true);
         Assert.Equal(AdmissionStatus.Admitted, resubmitted.Status);
         Assert.IsType<TaskTextRestored>(resubmitted.Events[0]);

@@ -15,9 +15,12 @@ public sealed record DispatchPolicy(int MaxQueuedTasks, TimeSpan TaskTimeout, in
     public static readonly TimeSpan OutcomeResendAfter = TimeSpan.FromSeconds(3);
     /// <summary>
     /// After a restart, tasks whose worker is unknown wait this long before they are dispatched again, so that a
-    /// worker still running one can claim it (its heartbeat names its running tasks, or its result arrives).
+    /// worker still running one can claim it (its heartbeat names its running tasks, or its result arrives). In a
+    /// failover a finished task's result may be stuck for one gRPC call (the master that took it asked the old
+    /// dispatcher: 10 s) and one retry's backoff (2 s): the grace covers both, so that result is taken instead of
+    /// the task running again. A task whose worker died too waits this long more before it runs again.
     /// </summary>
-    public TimeSpan RecoveryGrace { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan RecoveryGrace { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>
     /// Finished task ids are remembered this long to recognise late duplicate results: longer than any worker keeps
     /// retrying a result (it stops at the task's deadline).
