@@ -44,23 +44,31 @@ public sealed class HighAvailabilityTests : IAsyncLifetime
         return client!;
     }
 
-    [Fact]
-    public async Task Killing_the_master_that_holds_the_dispatcher_loses_no_question_and_answers_none_twice()
+    /// <summary>
+    /// Masters A and B on one PostgreSQL journal, A first (it holds the dispatcher), and two workers; returns once all
+    /// four are up in the cluster. Two masters cannot tell a crash from a partition: keep-majority keeps the side with
+    /// the lowest master address on a tie, so B, the survivor in these tests, gets the lower port (with three masters
+    /// any one may die).
+    /// </summary>
+    private async Task<(MasterProcess A, MasterProcess B)> StartTwoMastersAsync(string workerDelay, int workerCapacity,
+        Dictionary<string, string?>? more = null)
     {
-        // Two masters cannot tell a crash from a partition: keep-majority keeps the side with the lowest master
-        // address on a tie. B, the survivor here, gets the lower port (with three masters any one may die).
         var (akkaB, akkaA) = (FreePort.Next(), FreePort.Next());
         if (akkaB > akkaA) (akkaA, akkaB) = (akkaB, akkaA);
         var seeds = $"akka.tcp://ai-system@localhost:{akkaA},akka.tcp://ai-system@localhost:{akkaB}";
-        Dictionary<string, string?> Settings(int akkaPort) => new()
+        Dictionary<string, string?> Settings(int akkaPort)
         {
-            ["Akka__Port"] = akkaPort.ToString(),
-            ["Akka__SeedNodes"] = seeds,
-            ["Akka__DownUnreachableAfter"] = "00:00:05",
-            ["Persistence__Provider"] = "postgresql",
-            ["Persistence__ConnectionString"] = _postgres.ConnectionString,
-            ["Dispatch__TaskTimeout"] = "00:00:15",
-        };
+            var settings = new Dictionary<string, string?>
+            {
+                ["Akka__Port"] = akkaPort.ToString(),
+                ["Akka__SeedNodes"] = seeds,
+                ["Akka__DownUnreachableAfter"] = "00:00:05",
+                ["Persistence__Provider"] = "postgresql",
+                ["Persistence__ConnectionString"] = _postgres.ConnectionString,
+            };
+            foreach (var (k, v) in more ?? []) settings[k] = v;
+            return settings;
+        }
         var a = await MasterProcess.StartAsync(_broker, localWorkers: 0, Settings(akkaA));
         _masters.Add(a);
         await Poll.UntilAsync(async () => (await a.Http.GetAsync("/healthz/ready")).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "master A ready", Diagnostics);
@@ -69,11 +77,19 @@ public sealed class HighAvailabilityTests : IAsyncLifetime
         foreach (var id in new[] { "ha-worker-1", "ha-worker-2" })
             _workers.Add(a.StartWorker(id, new Dictionary<string, string?>
             {
-                ["Akka__SeedNodes"] = seeds, ["Worker__SimulatedDelay"] = "00:00:02", ["Worker__Capacity"] = "2",
+                ["Akka__SeedNodes"] = seeds, ["Worker__SimulatedDelay"] = workerDelay, ["Worker__Capacity"] = workerCapacity.ToString(),
             }));
         await a.WaitForWorkersAsync(2);
         await Poll.UntilAsync(async () => JsonDocument.Parse(await b.Http.GetStringAsync("/api/cluster")).RootElement
             .GetProperty("members").EnumerateArray().Count(m => m.Str("status") == "up") == 4, TimeSpan.FromSeconds(60), "4 members up", Diagnostics);
+        return (a, b);
+    }
+
+    [Fact]
+    public async Task Killing_the_master_that_holds_the_dispatcher_loses_no_question_and_answers_none_twice()
+    {
+        var (a, b) = await StartTwoMastersAsync(workerDelay: "00:00:02", workerCapacity: 2,
+            new Dictionary<string, string?> { ["Dispatch__TaskTimeout"] = "00:00:15" });
 
         // Three browsers on each master, four questions each.
         var onA = new List<ChatClient>();
@@ -125,31 +141,8 @@ public sealed class HighAvailabilityTests : IAsyncLifetime
     [Fact]
     public async Task Answers_in_flight_when_the_dispatchers_master_dies_arrive_exactly_once_within_seconds_of_the_takeover()
     {
-        // As above, B is the survivor. The task timeout stays at its default (2 min): nothing here waits for it.
-        var (akkaB, akkaA) = (FreePort.Next(), FreePort.Next());
-        if (akkaB > akkaA) (akkaA, akkaB) = (akkaB, akkaA);
-        var seeds = $"akka.tcp://ai-system@localhost:{akkaA},akka.tcp://ai-system@localhost:{akkaB}";
-        Dictionary<string, string?> Settings(int akkaPort) => new()
-        {
-            ["Akka__Port"] = akkaPort.ToString(),
-            ["Akka__SeedNodes"] = seeds,
-            ["Akka__DownUnreachableAfter"] = "00:00:05",
-            ["Persistence__Provider"] = "postgresql",
-            ["Persistence__ConnectionString"] = _postgres.ConnectionString,
-        };
-        var a = await MasterProcess.StartAsync(_broker, localWorkers: 0, Settings(akkaA));
-        _masters.Add(a);
-        await Poll.UntilAsync(async () => (await a.Http.GetAsync("/healthz/ready")).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "master A ready", Diagnostics);
-        var b = await MasterProcess.StartAsync(_broker, localWorkers: 0, Settings(akkaB));
-        _masters.Add(b);
-        foreach (var id in new[] { "ha-worker-1", "ha-worker-2" })
-            _workers.Add(a.StartWorker(id, new Dictionary<string, string?>
-            {
-                ["Akka__SeedNodes"] = seeds, ["Worker__SimulatedDelay"] = "00:00:06", ["Worker__Capacity"] = "5",
-            }));
-        await a.WaitForWorkersAsync(2);
-        await Poll.UntilAsync(async () => JsonDocument.Parse(await b.Http.GetStringAsync("/api/cluster")).RootElement
-            .GetProperty("members").EnumerateArray().Count(m => m.Str("status") == "up") == 4, TimeSpan.FromSeconds(60), "4 members up", Diagnostics);
+        // The task timeout stays at its default (2 min): nothing here waits for it.
+        var (a, b) = await StartTwoMastersAsync(workerDelay: "00:00:06", workerCapacity: 5);
 
         // Ten questions from browsers on B, all of them on a worker at once; then A dies while the models write.
         var browsers = new List<ChatClient> { await ConnectWithRetryAsync(b.BaseUrl, null), await ConnectWithRetryAsync(b.BaseUrl, null) };

@@ -86,6 +86,13 @@ public sealed class SessionDeletionTests : Akka.TestKit.Xunit2.TestKit
         _browser.ReceiveWhile<object>(TimeSpan.FromMilliseconds(200), m => m);
     }
 
+    private static void Execute(System.Data.Common.DbConnection db, string sql)
+    {
+        using var command = db.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     private long Rows(string table) => Rows(table, PersistenceId);
 
     private long Rows(string table, string persistenceId)
@@ -165,11 +172,7 @@ public sealed class SessionDeletionTests : Akka.TestKit.Xunit2.TestKit
         using (var other = _journal.Open())
         {
             // Another writer holds the SQLite write lock: the question's write waits for it.
-            using (var begin = other.CreateCommand())
-            {
-                begin.CommandText = "BEGIN IMMEDIATE";
-                begin.ExecuteNonQuery();
-            }
+            Execute(other, "BEGIN IMMEDIATE");
             session.Tell(new TaskAdmitted(SessionId, writing, new TaskStatusView(TaskStatusView.Assigned, null, "w1", 1)), _dispatcher.Ref);
             session.Tell(new DeleteSession(SessionId), TestActor);
             session.Tell(new SubmitQuestion(SessionId, null, "asked meanwhile", "", "c2"), TestActor);
@@ -178,9 +181,7 @@ public sealed class SessionDeletionTests : Akka.TestKit.Xunit2.TestKit
             session.Tell(new RecordOutcome(SessionId, new TaskOutcome(writing, "quick", null, true, "w1", "simulated", 7, 99)), _dispatcher.Ref);
             ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // no deletion while a write is under way
             _dispatcher.ExpectNoMsg(TimeSpan.Zero);
-            using var commit = other.CreateCommand();
-            commit.CommandText = "COMMIT";
-            commit.ExecuteNonQuery();
+            Execute(other, "COMMIT");
         }
 
         // Its page hears nothing of it but that it was not kept; the other page never heard of it.
@@ -225,19 +226,13 @@ public sealed class SessionDeletionTests : Akka.TestKit.Xunit2.TestKit
         var writing = _dispatcher.ExpectMsg<SubmitTask>().Task.TaskId;
         using (var other = _journal.Open())
         {
-            using (var begin = other.CreateCommand())
-            {
-                // The question's write waits for this transaction, which breaks the purge to come: its second
-                // statement fails, after its first deleted the events.
-                begin.CommandText = "BEGIN IMMEDIATE; DROP TABLE tags;";
-                begin.ExecuteNonQuery();
-            }
+            // The question's write waits for this transaction, which breaks the purge to come: its second
+            // statement fails, after its first deleted the events.
+            Execute(other, "BEGIN IMMEDIATE; DROP TABLE tags;");
             session.Tell(new TaskAdmitted(SessionId, writing, new TaskStatusView(TaskStatusView.Assigned, null, "w1", 1)), _dispatcher.Ref);
             session.Tell(new DeleteSession(SessionId), TestActor);
             ExpectNoMsg(TimeSpan.FromMilliseconds(300));
-            using var commit = other.CreateCommand();
-            commit.CommandText = "COMMIT";
-            commit.ExecuteNonQuery();
+            Execute(other, "COMMIT");
         }
 
         // Nothing was deleted: the question held back is announced as if the deletion had never been asked for.

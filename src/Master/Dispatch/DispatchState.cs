@@ -148,10 +148,14 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
                 return End(events, ResultStatus.Duplicate, "This task already has an answer; the duplicate was dropped.", result.TaskId);
             // Just after a restart the dispatcher does not know every open task yet: their sessions are sending them
             // again. A result that comes first waits for its question instead of being refused (and its task run twice).
-            if (!string.IsNullOrEmpty(result.TaskId) && clock() < _recoveryGraceEnds && (_kept.ContainsKey(result.TaskId) || _kept.Count < KeptCap))
+            if (!string.IsNullOrEmpty(result.TaskId) && clock() < _recoveryGraceEnds)
             {
-                if (!_kept.ContainsKey(result.TaskId)) Raise(new ResultKept(result, _recoveryGraceEnds));
-                return End(events, ResultStatus.Kept, "The dispatcher has just restarted: the result is kept until its question is back.", result.TaskId);
+                var known = _kept.ContainsKey(result.TaskId);
+                if (known || _kept.Count < KeptCap)
+                {
+                    if (!known) Raise(new ResultKept(result, _recoveryGraceEnds));
+                    return End(events, ResultStatus.Kept, "The dispatcher has just restarted: the result is kept until its question is back.", result.TaskId);
+                }
             }
             return End(events, ResultStatus.Refused, "No task matching this result is in flight on this worker.", result.TaskId);
         }
@@ -322,7 +326,6 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         Drain();
         return End(events);
     }
-
 
     /// <summary>
     /// The in-flight task whose answer this worker may stream: the task must be assigned to it, and to the same

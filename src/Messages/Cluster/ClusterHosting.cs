@@ -90,7 +90,6 @@ public static class ClusterHosting
             .WithRemoting(new RemoteOptions { HostName = "0.0.0.0", PublicHostName = options.Hostname, Port = port })
             .WithClustering(new ClusterOptions
             {
-                Roles = [role],
                 SeedNodes = [.. options.EffectiveSeedNodes(role)],
                 AppVersion = appVersion,
                 SplitBrainResolver = new KeepMajorityOption { Role = ClusterRoles.Master },
@@ -101,7 +100,7 @@ public static class ClusterHosting
                 akka.cluster.split-brain-resolver.down-all-when-unstable = off
                 akka.cluster.log-info = off
                 akka.cluster.run-coordinated-shutdown-when-down = {{(role == ClusterRoles.Master ? "on" : "off")}}
-                # Quoted here: ClusterOptions writes roles unquoted, and a role like grpc=host:port is no bare HOCON word.
+                # The roles, here rather than in ClusterOptions: it writes them unquoted, and grpc=host:port is no bare HOCON word.
                 akka.cluster.roles = [{{string.Join(", ", new[] { role }.Concat(moreRoles ?? []).Select(Quoted))}}]
                 """, HoconAddMode.Prepend);
     }
