@@ -459,6 +459,35 @@ public class DispatchStateTests
     }
 
     [Fact]
+    public void A_takeover_before_the_first_snapshot_holds_the_questions_sent_again_for_the_workers_still_running_them()
+    {
+        // The old dispatcher died before it saved anything: recovery completes without a snapshot.
+        var state = new DispatchState(new DispatchPolicy(3, TimeSpan.FromSeconds(60), 3), () => _now);
+        state.BeginRecoveryGrace();
+        state.Register("w2", 1);
+        var claimed = NewTask();
+        var early = NewTask();
+
+        // The result of one comes before its question; the other's question comes back while w1 still runs it.
+        Assert.Equal(ResultStatus.Kept, state.Complete(ResultFor(early, "w1")).Status);
+        Assert.Empty(Assigned(state.Submit(claimed, resubmitted: true).Events)); // held, although w2 is free
+        Assert.Single(state.Submit(early, resubmitted: true).Events.OfType<TaskCompleted>());
+        state.Touch("w1", "busy", capacity: 1, runningTaskIds: [claimed.TaskId]);
+        Assert.Equal(ResultStatus.Accepted, state.Complete(ResultFor(claimed, "w1")).Status);
+        var later = new List<DispatchEvent>();
+        for (var t = TimeSpan.Zero; t < TimeSpan.FromSeconds(20); t += DispatchPolicy.TickInterval)
+        {
+            _now += DispatchPolicy.TickInterval;
+            later.AddRange(state.Tick());
+        }
+        Assert.Empty(Assigned(later)); // neither runs again
+
+        // A second call does not extend the grace: an unknown result is refused once it is over.
+        state.BeginRecoveryGrace();
+        Assert.Equal(ResultStatus.Refused, state.Complete(ResultFor(NewTask(), "w1")).Status);
+    }
+
+    [Fact]
     public void A_kept_result_whose_question_never_comes_back_is_dropped_when_the_grace_ends()
     {
         var state = TakenOver();

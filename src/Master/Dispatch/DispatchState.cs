@@ -371,7 +371,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     public IReadOnlyList<DispatchEvent> Restore(DispatcherSnapshot snapshot)
     {
         var events = Begin();
-        _recoveryGraceEnds = clock() + policy.RecoveryGrace;
+        BeginRecoveryGrace();
         foreach (var r in snapshot.Tasks)
         {
             if (_tasks.ContainsKey(r.TaskId)) continue;
@@ -390,6 +390,17 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
             Raise(new TaskAccepted(task));
         }
         return End(events);
+    }
+
+    /// <summary>
+    /// The dispatcher has (re)started, from a snapshot or without one (it died before its first): for
+    /// <see cref="DispatchPolicy.RecoveryGrace"/>, questions sent again are held for a claim by the worker still running
+    /// them, and results that come before their questions are kept. Without this a takeover before the first snapshot
+    /// would run every task in flight twice. Starting once: a second call does not extend it.
+    /// </summary>
+    public void BeginRecoveryGrace()
+    {
+        if (_recoveryGraceEnds == DateTimeOffset.MinValue) _recoveryGraceEnds = clock() + policy.RecoveryGrace;
     }
 
     // ------------------------------------------------------------------ apply

@@ -78,6 +78,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         });
         Recover<RecoveryCompleted>(_ =>
         {
+            _state.BeginRecoveryGrace(); // also when there was no snapshot to restore
             var sessionsOfSnapshot = _state.Tasks.Select(t => t.SessionId).ToHashSet(StringComparer.Ordinal);
             if (sessionsOfSnapshot.Count > 0)
                 _log.LogInformation("Dispatcher recovered {Count} open task(s) from its snapshot; their sessions send them again", _state.OpenCount);
