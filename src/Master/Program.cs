@@ -54,6 +54,9 @@ builder.Services.AddSingleton(sp =>
 });
 var journal = PersistenceHosting.Resolve(persistence, builder.Environment.ContentRootPath);
 builder.Services.AddJournalServices(journal);
+// The masters' shared secret (resume tokens, assignment aliases): Security__Secret, or kept in the journal's database.
+builder.Services.AddSingleton(AiSystem.Master.Security.MasterKeyStore.Load(builder.Configuration["Security:Secret"], journal,
+    warning => Console.Error.WriteLine($"warn: {warning}"), TimeSpan.FromSeconds(60)));
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)

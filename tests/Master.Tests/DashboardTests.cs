@@ -332,7 +332,7 @@ public class DispatcherAnswerSeriesTests : TestKit
     [Fact]
     public void The_dispatcher_counts_answers_and_failures_with_their_latency_in_the_current_bucket()
     {
-        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
+        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3), TestKeys.Shared);
         var sessions = CreateTestProbe();
         var dispatcher = Sys.ActorOf(Props.Create(() => new DispatcherActor(new NoPublisher(), sessions.Ref, new NoJournal(), settings,
             new AiSystem.Master.Observability.MasterMetrics(), Microsoft.Extensions.Logging.Abstractions.NullLogger<DispatcherActor>.Instance)));
@@ -343,8 +343,8 @@ public class DispatcherAnswerSeriesTests : TestKit
         sessions.ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
         sessions.ExpectMsg<AiSystem.Master.Sessions.TaskAdmitted>();
 
-        dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t1", "s1", asked, "a", "", false, "", 0, 0)), TestActor);
-        dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t2", "s1", asked, "", "model down", false, "", 0, 0)), TestActor);
+        dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t1", TestKeys.Alias("t1", "w1"), asked, "a", "", false, "", 0, 0)), TestActor);
+        dispatcher.Tell(new CompleteTask(new WorkerResult("w1", "t2", TestKeys.Alias("t2", "w1"), asked, "", "model down", false, "", 0, 0)), TestActor);
         sessions.ExpectMsg<AiSystem.Master.Sessions.RecordOutcome>();
         sessions.ExpectMsg<AiSystem.Master.Sessions.RecordOutcome>();
 

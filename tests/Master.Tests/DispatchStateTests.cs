@@ -10,7 +10,7 @@ public class DispatchStateTests
     private int _next;
 
     public DispatchStateTests() =>
-        _state = new DispatchState(new DispatchPolicy(MaxQueuedTasks: 3, TaskTimeout: TimeSpan.FromSeconds(60), MaxAttempts: 3), () => _now);
+        _state = new DispatchState(new DispatchPolicy(MaxQueuedTasks: 3, TaskTimeout: TimeSpan.FromSeconds(60), MaxAttempts: 3), () => _now, TestKeys.Shared);
 
     /// <summary>Moves the clock in tick-sized steps, ticking as the actor's timer would.</summary>
     private List<DispatchEvent> Advance(TimeSpan by)
@@ -33,7 +33,7 @@ public class DispatchStateTests
     private Admission Submit(TaskRequest task) => _state.Submit(task, resubmitted: false);
 
     private static WorkerResult ResultFor(TaskRequest task, string workerId, bool withTaskId = true, string answer = "answer") =>
-        new(workerId, withTaskId ? task.TaskId : "", task.SessionId, task.AskedAt, answer, "", false, "simulated", 5, 0);
+        new(workerId, withTaskId ? task.TaskId : "", TestKeys.Alias(task.TaskId, workerId), task.AskedAt, answer, "", false, "simulated", 5, 0);
 
     private static IEnumerable<TaskAssigned> Assigned(IEnumerable<DispatchEvent> events) => events.OfType<TaskAssigned>();
 
@@ -271,7 +271,7 @@ public class DispatchStateTests
         Assert.True(failed.Outcome.Retryable);
         Assert.Equal(0, _state.InFlightCount);
         // A late answer from the last worker changes nothing: the failure is the outcome.
-        var late = _state.Complete(new WorkerResult(third.WorkerId, task.TaskId, "s1", 0, "late", "", false, "", 0, 0));
+        var late = _state.Complete(new WorkerResult(third.WorkerId, task.TaskId, TestKeys.Alias(task.TaskId, third.WorkerId!), 0, "late", "", false, "", 0, 0));
         Assert.Equal(ResultStatus.AwaitingStorage, late.Status);
         Assert.Empty(late.Events);
     }
@@ -402,16 +402,16 @@ public class DispatchStateTests
         _state.Register("w1", 1);
         var task = NewTask();
         Submit(task);
-        Assert.NotNull(_state.StreamingTask(task.TaskId, "w1", 1));
-        Assert.NotNull(_state.StreamingTask(task.TaskId, "w1", 0));
-        Assert.Null(_state.StreamingTask(task.TaskId, "w1", 2));
-        Assert.Null(_state.StreamingTask(task.TaskId, "intruder", 1));
+        Assert.NotNull(_state.StreamingTask(task.TaskId, "w1", 1, TestKeys.Alias(task.TaskId, "w1")));
+        Assert.NotNull(_state.StreamingTask(task.TaskId, "w1", 0, TestKeys.Alias(task.TaskId, "w1")));
+        Assert.Null(_state.StreamingTask(task.TaskId, "w1", 2, TestKeys.Alias(task.TaskId, "w1")));
+        Assert.Null(_state.StreamingTask(task.TaskId, "intruder", 1, TestKeys.Alias(task.TaskId, "intruder")));
     }
 
     [Fact]
     public void Far_back_in_a_long_queue_small_moves_are_not_reported()
     {
-        var state = new DispatchState(new DispatchPolicy(1000, TimeSpan.FromSeconds(60), 3), () => _now);
+        var state = new DispatchState(new DispatchPolicy(1000, TimeSpan.FromSeconds(60), 3), () => _now, TestKeys.Shared);
         var tasks = Enumerable.Range(0, 300).Select(_ => NewTask()).ToList();
         foreach (var t in tasks) state.Submit(t, false);
         state.Register("w1", 5); // five leave the head: everyone moves up by five
@@ -426,7 +426,7 @@ public class DispatchStateTests
 
     private DispatchState Restarted(DispatcherSnapshot snapshot)
     {
-        var state = new DispatchState(new DispatchPolicy(3, TimeSpan.FromSeconds(60), 3), () => _now);
+        var state = new DispatchState(new DispatchPolicy(3, TimeSpan.FromSeconds(60), 3), () => _now, TestKeys.Shared);
         state.Restore(snapshot);
         return state;
     }
@@ -462,7 +462,7 @@ public class DispatchStateTests
     public void A_takeover_before_the_first_snapshot_holds_the_questions_sent_again_for_the_workers_still_running_them()
     {
         // The old dispatcher died before it saved anything: recovery completes without a snapshot.
-        var state = new DispatchState(new DispatchPolicy(3, TimeSpan.FromSeconds(60), 3), () => _now);
+        var state = new DispatchState(new DispatchPolicy(3, TimeSpan.FromSeconds(60), 3), () => _now, TestKeys.Shared);
         state.BeginRecoveryGrace();
         state.Register("w2", 1);
         var claimed = NewTask();
@@ -508,13 +508,22 @@ public class DispatchStateTests
     }
 
     [Fact]
-    public void A_kept_result_of_another_session_does_not_answer_a_question()
+    public void A_result_without_its_assignments_alias_is_refused_even_with_the_right_task_and_worker_ids()
     {
+        // In flight: the forger knows the task id and the worker id (from logs, say), not the alias.
+        _state.Register("w1", 1);
+        var task = NewTask();
+        Submit(task);
+        Assert.Equal(ResultStatus.Refused, _state.Complete(ResultFor(task, "w1") with { SessionId = task.SessionId }).Status);
+        Assert.Equal(ResultStatus.Refused, _state.Complete(ResultFor(task, "w1") with { SessionId = TestKeys.Alias(task.TaskId, "w2") }).Status);
+        Assert.Equal(ResultStatus.Refused, _state.Complete(ResultFor(task, "w1", withTaskId: false) with { SessionId = task.SessionId }).Status);
+        Assert.Equal(ResultStatus.Accepted, _state.Complete(ResultFor(task, "w1")).Status); // the real one still counts
+
+        // Just after a takeover: a forged early result is not kept, so it cannot become the outcome.
         var state = TakenOver();
-        var task = NewTask("s1");
-        Assert.Equal(ResultStatus.Kept, state.Complete(ResultFor(task with { SessionId = "s2" }, "w1")).Status);
-        var admission = state.Submit(task, resubmitted: true);
-        Assert.Empty(admission.Events.OfType<TaskCompleted>());
+        var other = NewTask();
+        Assert.Equal(ResultStatus.Refused, state.Complete(ResultFor(other, "w1") with { SessionId = "forged" }).Status);
+        Assert.Empty(state.Submit(other, resubmitted: true).Events.OfType<TaskCompleted>());
     }
 
     [Fact]

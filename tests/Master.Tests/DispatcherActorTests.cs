@@ -54,7 +54,7 @@ public class DispatcherActorTests : TestKit
 
     private IActorRef StartDispatcher()
     {
-        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
+        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3), TestKeys.Shared);
         return Sys.ActorOf(Props.Create(() => new DispatcherActor(_publisher, _sessions.Ref, _journal, settings,
             new AiSystem.Master.Observability.MasterMetrics(), NullLogger<DispatcherActor>.Instance)));
     }
@@ -63,7 +63,7 @@ public class DispatcherActorTests : TestKit
         new(new WorkerRegistration { WorkerId = id, Status = "idle", Timestamp = 1, Capacity = capacity, Language = "CSharp" });
 
     private static CompleteTask Result(string workerId, string taskId, string answer = "hi!") =>
-        new(new WorkerResult(workerId, taskId, "s1", 42, answer, "", false, "simulated", 5, 100));
+        new(new WorkerResult(workerId, taskId, TestKeys.Alias(taskId, workerId), 42, answer, "", false, "simulated", 5, 100));
 
     [Fact]
     public async Task Queued_task_is_published_to_the_worker_that_registers_and_its_session_is_told()
@@ -78,7 +78,8 @@ public class DispatcherActorTests : TestKit
         Assert.Equal(("s1", "t1", "assigned", "w1", 1), (assigned.SessionId, assigned.TaskId, assigned.Status.Status, assigned.Status.WorkerId, assigned.Status.Attempt));
         await AwaitConditionAsync(() => Task.FromResult(_publisher.Published.Count == 1));
         var published = Assert.Single(_publisher.Published);
-        Assert.Equal(("w1", "s1", "hello", "key-from-browser", "master:50051", "t1", 1),
+        // The task carries its assignment's alias as session_id, never the real session id.
+        Assert.Equal(("w1", TestKeys.Alias("t1", "w1"), "hello", "key-from-browser", "master:50051", "t1", 1),
             (published.WorkerId, published.SessionId, published.Query, published.ApiKey, published.GrpcEndpoint, published.TaskId, published.Attempt));
         Assert.True(published.Deadline > 42);
     }
@@ -90,17 +91,18 @@ public class DispatcherActorTests : TestKit
         _dispatcher.Tell(new SubmitTask(new TaskRequest("t1", "s1", "hello", "", 42)), _sessions.Ref);
         Assert.Equal("assigned", _sessions.ExpectMsg<TaskAdmitted>().Status.Status);
 
-        _dispatcher.Tell(new StreamTaskText("t1", "intruder", 1, 0, "forged"));
-        _dispatcher.Tell(new StreamTaskText("t1", "w1", 7, 0, "another attempt"));
-        _dispatcher.Tell(new StreamTaskText("t1", "w1", 1, 0, "Hel"));
-        _dispatcher.Tell(new StreamTaskText("t1", "w1", 1, 3, "lo"));
+        _dispatcher.Tell(new StreamTaskText("t1", "intruder", TestKeys.Alias("t1", "intruder"), 1, 0, "forged"));
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", "s1", 1, 0, "forged with the right ids"));
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", TestKeys.Alias("t1", "w1"), 7, 0, "another attempt"));
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", TestKeys.Alias("t1", "w1"), 1, 0, "Hel"));
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", TestKeys.Alias("t1", "w1"), 1, 3, "lo"));
 
         Assert.Equal(new TaskTextStreamed("s1", "t1", 1, 0, "Hel"), _sessions.ExpectMsg<TaskTextStreamed>());
         Assert.Equal(new TaskTextStreamed("s1", "t1", 1, 3, "lo"), _sessions.ExpectMsg<TaskTextStreamed>());
 
         _dispatcher.Tell(Result("w1", "t1", "Hello"), TestActor);
         _sessions.ExpectMsg<RecordOutcome>();
-        _dispatcher.Tell(new StreamTaskText("t1", "w1", 1, 5, " late")); // answered: nothing streams any more
+        _dispatcher.Tell(new StreamTaskText("t1", "w1", TestKeys.Alias("t1", "w1"), 1, 5, " late")); // answered: nothing streams any more
         _sessions.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 

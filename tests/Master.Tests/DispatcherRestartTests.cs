@@ -50,7 +50,7 @@ public class DispatcherRestartTests() : TestKit("""
     public void A_dispatcher_whose_recovery_fails_is_started_again_and_then_answers()
     {
         UnreachableAtFirstSnapshotStore.FailuresLeft = 3;
-        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3));
+        var settings = new DispatcherSettings("master:50051", new DispatchPolicy(100, TimeSpan.FromMinutes(2), 3), TestKeys.Shared);
         var dispatcher = Sys.ActorOf(DispatcherActorHosting.Supervised(Props.Create(() => new DispatcherActor(new NoPublisher(),
             CreateTestProbe().Ref, new EmptyJournal(), settings, new AiSystem.Master.Observability.MasterMetrics(),
             NullLogger<DispatcherActor>.Instance))));

@@ -23,22 +23,23 @@ public class StreamingTests
     [Fact]
     public void Only_the_worker_and_attempt_that_hold_a_task_may_stream_its_answer()
     {
-        var state = new DispatchState(new DispatchPolicy(10, TimeSpan.FromMinutes(1), 3), () => T0);
+        var state = new DispatchState(new DispatchPolicy(10, TimeSpan.FromMinutes(1), 3), () => T0, TestKeys.Shared);
         state.Register("w1", 1);
         state.Submit(new TaskRequest("t1", "s1", "q", "", 1), resubmitted: false);
-        Assert.Equal(1, state.StreamingTask("t1", "w1", 1)!.Attempt);
-        Assert.NotNull(state.StreamingTask("t1", "w1", 0)); // a worker that does not know its attempt
+        Assert.Equal(1, state.StreamingTask("t1", "w1", 1, TestKeys.Alias("t1", "w1"))!.Attempt);
+        Assert.NotNull(state.StreamingTask("t1", "w1", 0, TestKeys.Alias("t1", "w1"))); // a worker that does not know its attempt
 
         state.RemoveWorker("w1");                          // gone: the task goes to w2 as attempt 2
         state.Register("w2", 1);
-        Assert.Null(state.StreamingTask("t1", "w1", 1));  // the old worker's late text
-        Assert.Null(state.StreamingTask("t1", "w2", 1));  // a stale attempt
-        Assert.Null(state.StreamingTask("t1", "w3", 2));  // a forger
-        Assert.Equal("w2", state.StreamingTask("t1", "w2", 2)!.WorkerId);
+        Assert.Null(state.StreamingTask("t1", "w1", 1, TestKeys.Alias("t1", "w1")));  // the old worker's late text
+        Assert.Null(state.StreamingTask("t1", "w2", 1, TestKeys.Alias("t1", "w2")));  // a stale attempt
+        Assert.Null(state.StreamingTask("t1", "w3", 2, TestKeys.Alias("t1", "w3")));  // a forger
+        Assert.Null(state.StreamingTask("t1", "w2", 2, "s1")); // the right ids without the assignment's alias
+        Assert.Equal("w2", state.StreamingTask("t1", "w2", 2, TestKeys.Alias("t1", "w2"))!.WorkerId);
 
-        state.Complete(new WorkerResult("w2", "t1", "s1", 1, "a", "", false, "", 0, 0));
-        Assert.Null(state.StreamingTask("t1", "w2", 2));  // finished: nothing streams any more
-        Assert.Null(state.StreamingTask("nope", "w2", 0));
+        state.Complete(new WorkerResult("w2", "t1", TestKeys.Alias("t1", "w2"), 1, "a", "", false, "", 0, 0));
+        Assert.Null(state.StreamingTask("t1", "w2", 2, TestKeys.Alias("t1", "w2")));  // finished: nothing streams any more
+        Assert.Null(state.StreamingTask("nope", "w2", 0, TestKeys.Alias("nope", "w2")));
     }
 
     [Fact]
@@ -46,16 +47,16 @@ public class StreamingTests
     {
         var stream = new AnswerStream(Interval);
         Assert.Null(stream.Add(Chunk(1, "Hel")));
-        Assert.Equal(new StreamTaskText("t1", "w1", 2, 0, "Hel"), stream.Flush(T0)); // the first piece goes at once
+        Assert.Equal(new StreamTaskText("t1", "w1", "s1", 2, 0, "Hel"), stream.Flush(T0)); // the first piece goes at once
 
         Assert.Null(stream.Add(Chunk(2, "lo ")));
         Assert.Null(stream.Flush(T0.AddMilliseconds(10)));                       // too soon: held
         Assert.Null(stream.Add(Chunk(3, "world")));
         Assert.Equal(TimeSpan.FromMilliseconds(20), stream.DueIn(T0.AddMilliseconds(30)));
-        Assert.Equal(new StreamTaskText("t1", "w1", 2, 3, "lo world"), stream.Flush(T0.AddMilliseconds(50)));
+        Assert.Equal(new StreamTaskText("t1", "w1", "s1", 2, 3, "lo world"), stream.Flush(T0.AddMilliseconds(50)));
 
         Assert.Null(stream.Add(Chunk(4, "!")));
-        Assert.Equal(new StreamTaskText("t1", "w1", 2, 11, "!"), stream.Flush(T0.AddMilliseconds(51), force: true));
+        Assert.Equal(new StreamTaskText("t1", "w1", "s1", 2, 11, "!"), stream.Flush(T0.AddMilliseconds(51), force: true));
         Assert.Null(stream.Flush(T0.AddSeconds(9), force: true));                 // nothing pending
     }
 
@@ -66,7 +67,7 @@ public class StreamingTests
         stream.Add(Chunk(1, "wrong start"));
         stream.Flush(T0);
         stream.Add(Chunk(2, "Right", restart: true));
-        Assert.Equal(new StreamTaskText("t1", "w1", 2, 0, "Right"), stream.Flush(T0.AddSeconds(1)));
+        Assert.Equal(new StreamTaskText("t1", "w1", "s1", 2, 0, "Right"), stream.Flush(T0.AddSeconds(1)));
         stream.Add(Chunk(3, "!"));
         Assert.Equal(5, stream.Flush(T0.AddSeconds(2))!.Offset);
     }

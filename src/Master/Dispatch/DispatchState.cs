@@ -1,3 +1,4 @@
+using AiSystem.Master.Security;
 using AiSystem.Master.Sessions;
 
 namespace AiSystem.Master.Dispatch;
@@ -56,8 +57,10 @@ public sealed record ResultDecision(ResultStatus Status, string Message, string?
 /// The dispatcher's decisions as a plain class: which worker gets a task, what waits in the queue, which result
 /// belongs to which task, when a worker is gone and when a task must go elsewhere. No I/O, no actors. Every decision
 /// raises <see cref="DispatchEvent"/>s and returns them; <see cref="Apply"/> is the only code that changes the state.
+/// A result counts only with its assignment's session alias (<see cref="MasterKeys.SessionAlias"/>): the right task
+/// and worker ids are not enough.
 /// </summary>
-public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> clock)
+public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> clock, MasterKeys? keys = null)
 {
     private const int DepartedMemory = 1_000;
     private const int FinishedCap = 500_000;
@@ -77,6 +80,10 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     private List<DispatchEvent>? _raised;
 
     public WorkerRegistry Workers { get; } = new();
+    public MasterKeys Keys { get; } = keys ?? MasterKeys.Random();
+
+    /// <summary>The <c>session_id</c> the task carries to its worker (it is in flight).</summary>
+    public string AliasOf(DispatchTask task) => Keys.SessionAlias(task.TaskId, task.WorkerId!);
     public TaskQueue Queue { get; } = new();
     public DispatchPolicy Policy => policy;
     public IEnumerable<DispatchTask> Tasks => _tasks.Values;
@@ -128,7 +135,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         }
         Raise(new TaskAccepted(task));
         // Its worker's result came first (it was sent to this dispatcher while the question was on its way back).
-        if (_kept.TryGetValue(task.TaskId, out var kept) && kept.Result.SessionId == task.SessionId)
+        if (_kept.TryGetValue(task.TaskId, out var kept) && Keys.IsSessionAlias(task.TaskId, kept.Result.WorkerId, kept.Result.SessionId))
             Raise(new TaskCompleted(task.TaskId, OutcomeOf(task, kept.Result)));
         Drain();
         return End(events, AdmissionStatus.Admitted, task, null);
@@ -148,7 +155,8 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
                 return End(events, ResultStatus.Duplicate, "This task already has an answer; the duplicate was dropped.", result.TaskId);
             // Just after a restart the dispatcher does not know every open task yet: their sessions are sending them
             // again. A result that comes first waits for its question instead of being refused (and its task run twice).
-            if (!string.IsNullOrEmpty(result.TaskId) && clock() < _recoveryGraceEnds)
+            if (!string.IsNullOrEmpty(result.TaskId) && clock() < _recoveryGraceEnds && !_tasks.ContainsKey(result.TaskId)
+                && Keys.IsSessionAlias(result.TaskId, result.WorkerId, result.SessionId))
             {
                 var known = _kept.ContainsKey(result.TaskId);
                 if (known || _kept.Count < KeptCap)
@@ -331,9 +339,9 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     /// The in-flight task whose answer this worker may stream: the task must be assigned to it, and to the same
     /// attempt when the worker names one (0: it does not know). Stale attempts and other workers get null.
     /// </summary>
-    public DispatchTask? StreamingTask(string taskId, string workerId, int attempt) =>
+    public DispatchTask? StreamingTask(string taskId, string workerId, int attempt, string sessionAlias) =>
         _tasks.TryGetValue(taskId, out var task) && task.Phase == TaskPhase.InFlight && task.WorkerId == workerId
-        && (attempt == 0 || attempt == task.Attempt)
+        && (attempt == 0 || attempt == task.Attempt) && Keys.IsSessionAlias(taskId, workerId, sessionAlias)
             ? task
             : null;
 
@@ -610,6 +618,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         if (!string.IsNullOrEmpty(result.TaskId))
         {
             if (!_tasks.TryGetValue(result.TaskId, out var byId)) return null;
+            if (!Keys.IsSessionAlias(byId.TaskId, result.WorkerId, result.SessionId)) return null; // not from its worker
             return byId.Phase switch
             {
                 TaskPhase.InFlight when byId.WorkerId == result.WorkerId => byId,
@@ -623,7 +632,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         foreach (var id in worker.ActiveTasks)
         {
             var t = _tasks[id];
-            if (t.SessionId == result.SessionId && t.AskedAt == result.QueryTimestamp) return t;
+            if (t.AskedAt == result.QueryTimestamp && Keys.IsSessionAlias(t.TaskId, worker.Id, result.SessionId)) return t;
         }
         return null;
     }

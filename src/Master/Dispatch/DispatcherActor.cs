@@ -68,7 +68,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         _journal = journal;
         _log = log;
         _grpcEndpoint = settings.GrpcEndpoint;
-        _state = new DispatchState(settings.Policy, () => DateTimeOffset.UtcNow);
+        _state = new DispatchState(settings.Policy, () => DateTimeOffset.UtcNow, settings.Keys);
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -200,7 +200,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         // The per-chunk path: an in-memory check and a tell, no journal, no info logs.
         Command<StreamTaskText>(m =>
         {
-            if (_state.StreamingTask(m.TaskId, m.WorkerId, m.Attempt) is { } task)
+            if (_state.StreamingTask(m.TaskId, m.WorkerId, m.Attempt, m.SessionId) is { } task)
                 SessionOf(task.TaskId).Tell(new TaskTextStreamed(task.SessionId, task.TaskId, task.Attempt, m.Offset, m.Text));
         });
 
@@ -403,7 +403,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         var message = new TaskMessage
         {
             WorkerId = task.WorkerId!,
-            SessionId = task.SessionId,
+            SessionId = _state.AliasOf(task), // the real session id never travels on the broker
             Query = task.Query!,
             ApiKey = task.ApiKey,
             GrpcEndpoint = _grpcEndpoint,
@@ -484,10 +484,11 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
 }
 
 /// <summary>What the dispatcher reads from configuration.</summary>
-public sealed record DispatcherSettings(string GrpcEndpoint, DispatchPolicy Policy)
+/// <param name="Keys">The masters' shared secret: it makes each assignment's session alias.</param>
+public sealed record DispatcherSettings(string GrpcEndpoint, DispatchPolicy Policy, AiSystem.Master.Security.MasterKeys Keys)
 {
-    public static DispatcherSettings From(MasterOptions master, DispatchOptions dispatch, LimitsOptions limits) =>
-        new(master.EffectivePublicGrpcEndpoint, new DispatchPolicy(limits.MaxQueuedTasks, dispatch.TaskTimeout, dispatch.MaxAttempts));
+    public static DispatcherSettings From(MasterOptions master, DispatchOptions dispatch, LimitsOptions limits, AiSystem.Master.Security.MasterKeys keys) =>
+        new(master.EffectivePublicGrpcEndpoint, new DispatchPolicy(limits.MaxQueuedTasks, dispatch.TaskTimeout, dispatch.MaxAttempts), keys);
 }
 
 public static class DispatcherActorHosting
@@ -511,7 +512,8 @@ public static class DispatcherActorHosting
         builder.WithSingleton<DispatcherActor>("dispatcher", (system, registry, resolver) =>
         {
             var settings = DispatcherSettings.From(resolver.GetService<IOptions<MasterOptions>>().Value,
-                resolver.GetService<IOptions<DispatchOptions>>().Value, resolver.GetService<IOptions<LimitsOptions>>().Value);
+                resolver.GetService<IOptions<DispatchOptions>>().Value, resolver.GetService<IOptions<LimitsOptions>>().Value,
+                resolver.GetService<AiSystem.Master.Security.MasterKeys>());
             var publisher = resolver.GetService<ITaskPublisher>();
             var journal = resolver.GetService<IJournalIndex>();
             var log = resolver.GetService<ILogger<DispatcherActor>>();

@@ -47,7 +47,8 @@ public sealed record WorkerResult(string WorkerId, string TaskId, string Session
 /// answer from <paramref name="Offset"/> on. Best effort: never journaled, dropped unless the task is in flight on
 /// that worker (and attempt, when the worker said which).
 /// </summary>
-public sealed record StreamTaskText(string TaskId, string WorkerId, int Attempt, int Offset, string Text) : IClusterMessage;
+/// <param name="SessionId">The assignment's session alias, as the worker echoed it: text without it is dropped.</param>
+public sealed record StreamTaskText(string TaskId, string WorkerId, string SessionId, int Attempt, int Offset, string Text) : IClusterMessage;
 
 /// <summary>From the MQTT edge (of any master).</summary>
 public sealed record RegisterWorker(WorkerRegistration Registration) : IClusterMessage;

@@ -14,6 +14,7 @@ public sealed class AnswerStream(TimeSpan interval)
     private readonly StringBuilder _pending = new();
     private string? _taskId;
     private string _workerId = "";
+    private string _sessionId = ""; // the assignment's session alias: the dispatcher checks it
     private int _attempt;
     private long _lastSequence;
     private int _length;            // characters of the answer streamed so far (sent or pending)
@@ -33,12 +34,13 @@ public sealed class AnswerStream(TimeSpan interval)
             return "Every chunk needs task_id and worker_id.";
         if (_taskId is null)
         {
-            (_taskId, _workerId, _attempt) = (chunk.TaskId, chunk.WorkerId, chunk.Attempt);
+            (_taskId, _workerId, _sessionId, _attempt) = (chunk.TaskId, chunk.WorkerId, chunk.SessionId, chunk.Attempt);
         }
-        else if (chunk.TaskId != _taskId || chunk.WorkerId != _workerId || chunk.Attempt != _attempt)
+        else if (chunk.TaskId != _taskId || chunk.WorkerId != _workerId || chunk.Attempt != _attempt || chunk.SessionId != _sessionId)
         {
-            return "All chunks of a StreamResult call must be for the same task_id, worker_id and attempt.";
+            return "All chunks of a StreamResult call must be for the same task_id, worker_id, session_id and attempt.";
         }
+        if (ResultLimits.Check(chunk) is { } tooBig) return tooBig;
         if (chunk.Sequence <= _lastSequence)
             return $"Chunk sequence {chunk.Sequence} after {_lastSequence}: sequence numbers must increase.";
         _lastSequence = chunk.Sequence;
@@ -68,7 +70,7 @@ public sealed class AnswerStream(TimeSpan interval)
     public StreamTaskText? Flush(DateTimeOffset now, bool force = false)
     {
         if (!HasPending || _taskId is null || (!force && DueIn(now) > TimeSpan.Zero)) return null;
-        var progress = new StreamTaskText(_taskId, _workerId, _attempt, _pendingOffset, _pending.ToString());
+        var progress = new StreamTaskText(_taskId, _workerId, _sessionId, _attempt, _pendingOffset, _pending.ToString());
         _pending.Clear();
         _pendingRestart = false;
         _pendingOffset = _length;

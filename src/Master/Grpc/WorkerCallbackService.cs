@@ -146,6 +146,7 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
     {
         // The original field 5 (api_key) is never stored, logged or passed on.
         request.ApiKey = "";
+        if (ResultLimits.Check(request) is { } tooBig) return new ResultAck { Success = false, Message = tooBig };
         try
         {
             return await dispatcher.ActorRef.Ask<ResultAck>(new CompleteTask(WorkerResult.From(request)), AskTimeout, ct);

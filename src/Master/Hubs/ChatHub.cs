@@ -10,7 +10,8 @@ namespace AiSystem.Master.Hubs;
 /// The browser edge (<c>/hubs/chat</c>): translates hub calls into session messages and nothing more.
 /// </summary>
 public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredActor<BrowserPushActor> pushes, ActorSystem system,
-    MasterLifecycle lifecycle, ChatConnections connections, AiSystem.Master.Persistence.JournalHealth journal) : Hub
+    MasterLifecycle lifecycle, ChatConnections connections, AiSystem.Master.Persistence.JournalHealth journal,
+    AiSystem.Master.Security.MasterKeys keys) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     /// <summary>A deletion first waits for the session's writes in flight (each up to the journal's 20 s call timeout).</summary>
@@ -19,9 +20,11 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
 
     public override async Task OnConnectedAsync()
     {
-        var requested = Context.GetHttpContext()?.Request.Query["session"].ToString();
-        // A valid id gets its session back (from wherever it lives, or from its journal); anything else starts a new one.
-        var resuming = SessionIds.IsValid(requested);
+        var query = Context.GetHttpContext()?.Request.Query;
+        var requested = query?["session"].ToString();
+        // A valid id with its resume token gets its session back (from wherever it lives, or from its journal); anything
+        // else, an id alone included, starts a new one: knowing a session id is not owning it.
+        var resuming = SessionIds.IsValid(requested) && keys.IsResumeToken(requested!, query?["token"].ToString());
         var sessionId = resuming ? requested! : SessionIds.New();
         var node = Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
         // The push actor knows the connection before the session does: SessionStarted and everything after it reach
@@ -31,7 +34,7 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         pushes.ActorRef.Tell(new ConnectionOpened(Context.ConnectionId, sessionId));
         try
         {
-            await sessions.ActorRef.Ask<SessionStartedDto>(new AttachConnection(sessionId, resuming, Context.ConnectionId, node), AskTimeout);
+            await sessions.ActorRef.Ask<SessionStartedDto>(new AttachConnection(sessionId, resuming, Context.ConnectionId, node, keys.ResumeToken(sessionId)), AskTimeout);
         }
         catch (AskTimeoutException)
         {

@@ -33,7 +33,9 @@ public interface IBrowserEvent : IClusterMessage;
 public sealed record HistoryItemDto(string TaskId, string Query, string? Response, string? Error, string? WorkerId,
     long? ProcessingTimeMs, string? Provider, long Timestamp, bool? Retryable = null, string? Partial = null);
 
-public sealed record SessionStartedDto(string SessionId, bool Resumed, IReadOnlyList<HistoryItemDto> History) : IBrowserEvent;
+/// <param name="ResumeToken">Proves that this browser owns the session: resuming needs it with the id
+/// (<c>/hubs/chat?session=&lt;id&gt;&amp;token=&lt;resumeToken&gt;</c>). The page keeps both in localStorage.</param>
+public sealed record SessionStartedDto(string SessionId, bool Resumed, IReadOnlyList<HistoryItemDto> History, string ResumeToken = "") : IBrowserEvent;
 
 /// <summary>The question is stored: every page of the session shows it (a page that asked it already does).</summary>
 public sealed record TaskAcceptedDto(string TaskId, string Query, long Timestamp) : IBrowserEvent;

@@ -117,7 +117,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             _connections[m.ConnectionId] = m.NodeAddress;
             _everConnected = true;
             UpdateIdleTimer();
-            var started = new SessionStartedDto(_sessionId, m.Requested && LastSequenceNr > 0, _streaming.History(_state.Questions));
+            var started = new SessionStartedDto(_sessionId, m.Requested && LastSequenceNr > 0, _streaming.History(_state.Questions), m.ResumeToken);
             // First in the connection's queue: every later event of this session comes after it.
             Send(m.NodeAddress, new PushToBrowsers([m.ConnectionId], started));
             Sender.Tell(started);
@@ -511,7 +511,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     {
         Command<AttachConnection>(m =>
         {
-            var started = new SessionStartedDto(_sessionId, false, []);
+            var started = new SessionStartedDto(_sessionId, false, [], m.ResumeToken);
             Send(m.NodeAddress, new PushToBrowsers([m.ConnectionId], started));
             Sender.Tell(started);
         });

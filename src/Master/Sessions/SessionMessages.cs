@@ -12,9 +12,11 @@ public interface ISessionCommand : IClusterMessage
 
 /// <summary>
 /// A browser connection arrived at the master at <paramref name="NodeAddress"/>. <paramref name="Requested"/>: the
-/// browser asked to resume this session. Replies <see cref="Hubs.SessionStartedDto"/>.
+/// browser asked to resume this session (and proved it owns it). <paramref name="ResumeToken"/> goes back to the browser in
+/// its <see cref="Hubs.SessionStartedDto"/>, the reply.
 /// </summary>
-public sealed record AttachConnection(string SessionId, bool Requested, string ConnectionId, string NodeAddress) : ISessionCommand;
+public sealed record AttachConnection(string SessionId, bool Requested, string ConnectionId, string NodeAddress, string ResumeToken = "")
+    : ISessionCommand;
 
 public sealed record DetachConnection(string SessionId, string ConnectionId) : ISessionCommand;
 

@@ -16,7 +16,12 @@ public sealed class ChatClient : IAsyncDisposable
     /// <summary>Raised on the connection's thread as each answer arrives.</summary>
     public event Action<JsonElement>? AnswerReceived;
     public string SessionId { get; private set; } = "";
+    /// <summary>SessionStarted.resumeToken: with <see cref="SessionId"/>, what resumes the session.</summary>
+    public string ResumeToken { get; private set; } = "";
     public JsonElement Started { get; private set; }
+
+    /// <summary>Every session's resume token this test process was given: what each browser's localStorage would keep.</summary>
+    private static readonly ConcurrentDictionary<string, string> Tokens = new(StringComparer.Ordinal);
 
     private ChatClient(HubConnection connection)
     {
@@ -32,13 +37,21 @@ public sealed class ChatClient : IAsyncDisposable
         }
     }
 
-    public static async Task<ChatClient> ConnectAsync(string baseUrl, string? sessionId = null)
+    /// <summary>
+    /// Connects, to <paramref name="sessionId"/> if given: with <paramref name="token"/>, or by default with the token the
+    /// session was given earlier in this test process (as the page resumes from localStorage); "" sends none.
+    /// </summary>
+    public static async Task<ChatClient> ConnectAsync(string baseUrl, string? sessionId = null, string? token = null)
     {
-        var url = $"{baseUrl}/hubs/chat" + (sessionId is null ? "" : $"?session={Uri.EscapeDataString(sessionId)}");
+        token ??= sessionId is null ? null : Tokens.GetValueOrDefault(sessionId);
+        var url = $"{baseUrl}/hubs/chat" + (sessionId is null ? "" : $"?session={Uri.EscapeDataString(sessionId)}")
+            + (sessionId is null || string.IsNullOrEmpty(token) ? "" : $"&token={Uri.EscapeDataString(token)}");
         var client = new ChatClient(new HubConnectionBuilder().WithUrl(url).Build());
         await client._connection.StartAsync();
         client.Started = await client._started.Task.WaitAsync(TimeSpan.FromSeconds(15));
         client.SessionId = client.Started.GetProperty("sessionId").GetString()!;
+        client.ResumeToken = client.Started.TryGetProperty("resumeToken", out var t) ? t.GetString() ?? "" : "";
+        if (client.ResumeToken.Length > 0) Tokens[client.SessionId] = client.ResumeToken;
         return client;
     }
 

@@ -67,7 +67,7 @@ public sealed class AskRun(CheckOptions options)
 
             // Every session, resumed from a fresh connection, must hold every one of its questions with its answer.
             var sessions = browsers.Select(b => new AskedSession(b.SessionId,
-                asked.Where(a => a.Browser == b).Select(a => new AskedTask(a.TaskId, a.Query)).ToList())).ToList();
+                asked.Where(a => a.Browser == b).Select(a => new AskedTask(a.TaskId, a.Query)).ToList(), b.ResumeToken)).ToList();
             if (options.SessionsOut is { } file) await History.WriteAsync(file, sessions);
             var (historyProblems, historyChecked) = await History.VerifyAsync(options.Url, sessions, Log);
             problems.AddRange(historyProblems);

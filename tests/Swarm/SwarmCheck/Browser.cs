@@ -8,13 +8,15 @@ namespace AiSystem.SwarmCheck;
 /// One browser tab: a session on the hub that survives the master going away. When the connection closes it
 /// reconnects to the same session (as the page does) and takes the answers it missed from the session's history.
 /// </summary>
-public sealed class Browser(string baseUrl, Action<string> log, string sessionId = "") : IAsyncDisposable
+public sealed class Browser(string baseUrl, Action<string> log, string sessionId = "", string resumeToken = "") : IAsyncDisposable
 {
     private HubConnection? _connection;
     private readonly SemaphoreSlim _connect = new(1, 1);
     private volatile bool _disposed;
 
     public string SessionId { get; private set; } = sessionId;
+    /// <summary>SessionStarted.resumeToken: resuming needs it with the id.</summary>
+    public string ResumeToken { get; private set; } = resumeToken;
     /// <summary>Answers per task id: each AiResponse event, plus history answers for tasks not yet answered.</summary>
     public ConcurrentDictionary<string, int> AnswerEvents { get; } = new();
     public ConcurrentDictionary<string, string> Failures { get; } = new();
@@ -49,7 +51,7 @@ public sealed class Browser(string baseUrl, Action<string> log, string sessionId
     private async Task OpenAsync()
     {
         if (_connection is not null) await _connection.DisposeAsync();
-        var url = $"{baseUrl}/hubs/chat" + (SessionId.Length == 0 ? "" : $"?session={Uri.EscapeDataString(SessionId)}");
+        var url = $"{baseUrl}/hubs/chat" + (SessionId.Length == 0 ? "" : $"?session={Uri.EscapeDataString(SessionId)}&token={Uri.EscapeDataString(ResumeToken)}");
         var started = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
         var connection = new HubConnectionBuilder().WithUrl(url).Build();
         connection.On<JsonElement>("SessionStarted", p => started.TrySetResult(p.Clone()));
@@ -68,6 +70,7 @@ public sealed class Browser(string baseUrl, Action<string> log, string sessionId
         var payload = await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
         LastStarted = payload;
         SessionId = payload.GetProperty("sessionId").GetString()!;
+        ResumeToken = payload.TryGetProperty("resumeToken", out var token) ? token.GetString() ?? "" : "";
         // Answers delivered while this tab was away come in the history.
         foreach (var item in payload.GetProperty("history").EnumerateArray())
         {

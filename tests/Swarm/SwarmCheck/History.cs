@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace AiSystem.SwarmCheck;
 
 /// <summary>What a run asked in one session, written to a file so that a later step can check it survived.</summary>
-public sealed record AskedSession(string SessionId, List<AskedTask> Tasks);
+public sealed record AskedSession(string SessionId, List<AskedTask> Tasks, string ResumeToken = "");
 public sealed record AskedTask(string TaskId, string Query);
 
 public static class History
@@ -18,7 +18,7 @@ public static class History
         var checkedItems = 0;
         foreach (var session in sessions)
         {
-            await using var browser = new Browser(url, log, session.SessionId);
+            await using var browser = new Browser(url, log, session.SessionId, session.ResumeToken);
             await browser.ConnectAsync(TimeSpan.FromMinutes(2));
             var started = browser.LastStarted;
             if (!started.GetProperty("resumed").GetBoolean()) problems.Add($"session {session.SessionId} did not resume");

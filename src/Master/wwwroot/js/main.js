@@ -9,6 +9,8 @@ import { createMarkdown } from "./markdown.js";
 
 const HUB_PATH = "/hubs/chat";
 const SESSION_KEY = "aisystem.sessionId";
+/** The session's resume token (SessionStarted.resumeToken): the id alone does not resume a session. */
+const TOKEN_KEY = "aisystem.resumeToken";
 const API_KEY_KEY = "aisystem.apiKey";
 const THEME_KEY = "aisystem.theme";
 const THEMES = ["auto", "light", "dark"];
@@ -71,6 +73,7 @@ function storageSet(key, value) {
 
 const conversation = new Conversation();
 let sessionId = storageGet(SESSION_KEY) || null;
+let resumeToken = storageGet(TOKEN_KEY) || null;
 let connection = null;
 /** SessionStarted arrived on the current connection: questions can be sent. */
 let sessionReady = false;
@@ -93,6 +96,7 @@ function hubUrl() {
   // Absolute URL: HubConnection.baseUrl (set before reconnects) is not resolved by the client.
   const url = new URL(HUB_PATH, window.location.href);
   if (sessionId) url.searchParams.set("session", sessionId);
+  if (sessionId && resumeToken) url.searchParams.set("token", resumeToken);
   return url.toString();
 }
 
@@ -123,6 +127,10 @@ function onEvent(name, payload) {
     if (!started) return;
     sessionId = started.sessionId;
     storageSet(SESSION_KEY, sessionId);
+    if (payload && typeof payload.resumeToken === "string" && payload.resumeToken) {
+      resumeToken = payload.resumeToken;
+      storageSet(TOKEN_KEY, resumeToken);
+    }
     sessionReady = true;
     view.show(started.changed);
     view.refreshStatus();
@@ -313,7 +321,9 @@ function wireUi() {
 
   ui.newSession.addEventListener("click", () => {
     sessionId = null;
+    resumeToken = null;
     storageSet(SESSION_KEY, null);
+    storageSet(TOKEN_KEY, null);
     conversation.clear();
     view.clear();
     clearError();
