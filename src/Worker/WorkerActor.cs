@@ -24,6 +24,8 @@ public sealed partial class WorkerActor : ReceiveActor
     private readonly ILogger<WorkerActor> _log;
     private readonly Dictionary<string, TaskMessage> _active = new(StringComparer.Ordinal);
     private readonly Queue<TaskMessage> _waiting = new();
+    /// <summary>Tasks that may wait for a slot: more than the master ever sends (it counts the slots).</summary>
+    private int MaxWaiting => _capacity * 2 + 16;
     private readonly CancellationTokenSource _stopping = new();
     private long _completed;
     private int _delivering;
@@ -50,7 +52,10 @@ public sealed partial class WorkerActor : ReceiveActor
                 return;
             }
             if (_active.Count < _capacity) Start(task);
-            else _waiting.Enqueue(task);
+            else if (_waiting.Count < MaxWaiting) _waiting.Enqueue(task);
+            // The master never sends more than the slots it counts: a flood is not from it. Its tasks, if any, go
+            // elsewhere at their deadline.
+            else _log.LogWarning("Task {TaskId} dropped: {Waiting} tasks are already waiting for a slot here", task.TaskId, _waiting.Count);
         });
 
         Receive<TaskFinished>(m =>

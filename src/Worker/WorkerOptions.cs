@@ -37,6 +37,15 @@ public sealed class LlmOptions
     /// <summary><c>auto</c> (Gemini when a key is available, else simulated), <c>gemini</c> or <c>simulated</c>.</summary>
     public string Provider { get; set; } = "auto";
     public string Model { get; set; } = "gemini-2.5-flash";
+    /// <summary>
+    /// Models a task may name (<c>model</c>, comma-separated); by default only <see cref="Model"/>. A task naming any
+    /// other fails at once: nobody who can publish a task spends the operator's key on a model of their choosing.
+    /// </summary>
+    public string AllowedModels { get; set; } = "";
+
+    public bool Allows(string model) =>
+        string.Equals(model, Model, StringComparison.Ordinal)
+        || AllowedModels.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(model, StringComparer.Ordinal);
 }
 
 /// <summary>The <c>Gemini</c> section; the key comes from <c>GEMINI_API_KEY</c>.</summary>

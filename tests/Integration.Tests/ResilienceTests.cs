@@ -198,7 +198,7 @@ public sealed class ResilienceTests : IAsyncLifetime
         await Poll.UntilAsync(() => first.Answers.Count == 1, TimeSpan.FromSeconds(20), "the answer");
         await first.DisposeAsync();
 
-        await Poll.UntilAsync(() => _master.Process.CountLines($"Session {sessionId} passivated") == 1, TimeSpan.FromSeconds(20), "the session to passivate");
+        await Poll.UntilAsync(() => _master.Process.CountLines($"Session {sessionId[..8]} passivated") == 1, TimeSpan.FromSeconds(20), "the session to passivate");
 
         var later = await ChatClient.ConnectAsync(_master.BaseUrl, sessionId);
         _browsers.Add(later);

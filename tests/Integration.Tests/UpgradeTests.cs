@@ -33,9 +33,17 @@ public sealed class UpgradeTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
+    /// <summary>
+    /// Resumes with the session's token. Version 0.1.0 had no resume tokens, so its pages hold only the ids, which no
+    /// longer open a session (README, Security): here the token is made from the secret the master keeps in the journal.
+    /// </summary>
+    private string Token(string sessionId) => AiSystem.Master.Security.MasterKeyStore.Load(null,
+        new AiSystem.Master.Persistence.JournalConnection(AiSystem.Master.Persistence.JournalProvider.Sqlite, $"Data Source={Path.Combine(_dir, "old.db")}"),
+        _ => { }, TimeSpan.FromSeconds(10)).ResumeToken(sessionId);
+
     private async Task<ChatClient> Resume(string sessionId)
     {
-        var client = await ChatClient.ConnectAsync(_master!.BaseUrl, sessionId);
+        var client = await ChatClient.ConnectAsync(_master!.BaseUrl, sessionId, Token(sessionId));
         _browsers.Add(client);
         return client;
     }
@@ -65,14 +73,14 @@ public sealed class UpgradeTests : IAsyncLifetime
         // The question left open by the old master is found (every session of an old journal is asked) and answered.
         await Poll.UntilAsync(async () =>
         {
-            await using var look = await ChatClient.ConnectAsync(_master.BaseUrl, Open);
+            await using var look = await ChatClient.ConnectAsync(_master.BaseUrl, Open, Token(Open));
             return History(look) is [var only] && only.TryGetProperty("response", out var r) && r.ValueKind == JsonValueKind.String;
         }, TimeSpan.FromSeconds(60), "the open question of the old journal answered", () => _master.Process.Tail(30));
 
         // The old session goes on: a new question is stored after the old ones.
         var reply = await shorter.SubmitAsync("A question after the upgrade");
         await Poll.UntilAsync(() => shorter.Answers.Any(a => a.Str("taskId") == reply.Str("taskId")), TimeSpan.FromSeconds(30), "the new answer");
-        await using var again = await ChatClient.ConnectAsync(_master.BaseUrl, Short);
+        await using var again = await ChatClient.ConnectAsync(_master.BaseUrl, Short, Token(Short));
         Assert.Equal(5, History(again).Count);
         Assert.Equal("A question after the upgrade", History(again)[^1].Str("query"));
     }

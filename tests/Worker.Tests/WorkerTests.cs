@@ -11,9 +11,20 @@ namespace AiSystem.Worker.Tests;
 
 public class ModelSelectorTests
 {
-    private static ModelSelector Selector(string provider = "auto", string workerKey = "") =>
-        new(new LlmOptions { Provider = provider, Model = "gemini-2.5-flash" },
+    private static ModelSelector Selector(string provider = "auto", string workerKey = "", string allowed = "gemini-2.0-flash") =>
+        new(new LlmOptions { Provider = provider, Model = "gemini-2.5-flash", AllowedModels = allowed },
             new GeminiOptions { BaseUrl = "http://127.0.0.1:9", ApiKey = workerKey }, new HttpClient());
+
+    [Fact]
+    public void A_task_naming_a_model_the_operator_did_not_allow_fails_at_once_and_for_good()
+    {
+        var e = Assert.Throws<ModelException>(() => Selector(workerKey: "AIzaWORKER", allowed: "").Choose("", "gemini-2.0-flash"));
+        Assert.Equal(ModelErrorKind.UnknownModel, e.Kind);
+        Assert.False(e.Retryable);
+        Assert.Contains("Llm__AllowedModels", e.UserMessage);
+        Assert.Throws<ModelException>(() => Selector(workerKey: "AIzaWORKER").Choose("", "gemini-3-ultra-expensive"));
+        Assert.Equal("gemini:gemini-2.5-flash", Selector(workerKey: "AIzaWORKER", allowed: "").Choose("", "gemini-2.5-flash").Provider);
+    }
 
     [Fact]
     public void Auto_without_any_key_is_simulated() =>

@@ -107,7 +107,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
             switch (admission.Status)
             {
                 case AdmissionStatus.Refused:
-                    LogRefused(t.TaskId, t.SessionId, admission.Error!);
+                    LogRefused(t.TaskId, SessionIds.Short(t.SessionId), admission.Error!);
                     Sender.Tell(new TaskRefused(t.SessionId, t.TaskId, admission.Error!));
                     break;
                 case AdmissionStatus.AlreadyFinished when m.Resubmitted:
@@ -343,7 +343,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     var task = _state.Find(g.TaskId)!;
                     _metrics.Failed();
                     _answers.Record(DateTimeOffset.UtcNow, TimeSpan.Zero, answered: false);
-                    LogGaveUp(task.TaskId, task.SessionId, g.Outcome.Error!);
+                    LogGaveUp(task.TaskId, SessionIds.Short(task.SessionId), g.Outcome.Error!);
                     SessionOf(task.TaskId).Tell(new RecordOutcome(task.SessionId, g.Outcome));
                     break;
                 }
@@ -413,7 +413,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
             Deadline = task.Deadline?.ToUnixTimeMilliseconds(),
         };
         var publish = _publisher.PublishTaskAsync(message);
-        LogAssigned(task.TaskId, task.SessionId, task.WorkerId!, task.Attempt); // after the publish: the worker need not wait for it
+        LogAssigned(task.TaskId, SessionIds.Short(task.SessionId), task.WorkerId!, task.Attempt); // after the publish: the worker need not wait for it
         if (publish.IsCompletedSuccessfully) return;
         var self = Self;
         var (taskId, attempt) = (task.TaskId, task.Attempt);
@@ -431,7 +431,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         var positions = _state.Queue.Positions().ToDictionary(p => p.Task.TaskId, p => p.Position, StringComparer.Ordinal);
         var tasks = _state.Tasks
             .OrderBy(t => t.AskedAt)
-            .Select(t => new TaskView(t.TaskId, t.SessionId, t.Phase switch
+            .Select(t => new TaskView(t.TaskId, SessionIds.Short(t.SessionId), t.Phase switch
                 {
                     TaskPhase.Queued => "queued",
                     TaskPhase.InFlight => "in-flight",

@@ -214,19 +214,19 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         });
         Command<SaveSnapshotFailure>(m =>
         {
-            _log.LogWarning("Session {SessionId}: snapshot not saved ({Error}); the events stay", _sessionId, m.Cause.GetType().Name);
+            _log.LogWarning("Session {SessionId}: snapshot not saved ({Error}); the events stay", SessionIds.Short(_sessionId), m.Cause.GetType().Name);
             Housekept();
         });
         Command<DeleteMessagesSuccess>(_ => Housekept());
         Command<DeleteMessagesFailure>(m =>
         {
-            _log.LogWarning("Session {SessionId}: old events not deleted ({Error})", _sessionId, m.Cause.GetType().Name);
+            _log.LogWarning("Session {SessionId}: old events not deleted ({Error})", SessionIds.Short(_sessionId), m.Cause.GetType().Name);
             Housekept();
         });
         Command<DeleteSnapshotsSuccess>(_ => Housekept());
         Command<DeleteSnapshotsFailure>(m =>
         {
-            _log.LogWarning("Session {SessionId}: old snapshots not deleted ({Error})", _sessionId, m.Cause.GetType().Name);
+            _log.LogWarning("Session {SessionId}: old snapshots not deleted ({Error})", SessionIds.Short(_sessionId), m.Cause.GetType().Name);
             Housekept();
         });
 
@@ -237,7 +237,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         Command<ReceiveTimeout>(_ =>
         {
             if (!IsIdle) return;
-            _log.LogInformation("Session {SessionId} passivated after {IdleTimeout} without a browser", _sessionId,
+            _log.LogInformation("Session {SessionId} passivated after {IdleTimeout} without a browser", SessionIds.Short(_sessionId),
                 _everConnected ? _settings.IdleTimeout : IdleWithoutBrowser);
             Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
         });
@@ -493,7 +493,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     {
         var deletion = _deletion!;
         _deletion = null;
-        _log.LogWarning("Session {SessionId} not deleted ({Error}); it goes on as it was", _sessionId, cause.GetType().Name);
+        _log.LogWarning("Session {SessionId} not deleted ({Error}); it goes on as it was", SessionIds.Short(_sessionId), cause.GetType().Name);
         foreach (var p in deletion.Questions) Announce(p);
         foreach (var (outcome, confirmTo) in deletion.Outcomes.Values) Record(outcome, confirmTo);
         foreach (var r in deletion.ReplyTo) r.Tell(DeleteSessionReply.Refused(NotDeleted));

@@ -19,6 +19,12 @@ public static class SessionIds
     public static string New() => Guid.NewGuid().ToString("D");
 
     public static bool IsValid(string? candidate) => Guid.TryParseExact(candidate, "D", out _);
+
+    /// <summary>
+    /// The form of a session id that logs, <c>upb/logs</c>, <c>/api</c> and the dashboard show: its first 8 characters,
+    /// enough to correlate lines, and not the whole id (which, without its resume token, does not open the session anyway).
+    /// </summary>
+    public static string Short(string sessionId) => sessionId.Length > 8 ? sessionId[..8] : sessionId;
 }
 
 /// <summary>Routes every <see cref="ISessionCommand"/> by its session id; the command itself is what the session gets.</summary>
