@@ -44,6 +44,7 @@ builder.Services.AddSingleton(logSink);
 builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 64 * 1024);
 builder.Services.AddGrpc();
 builder.Services.AddSingleton<ChatConnections>();
+builder.Services.AddSingleton(sp => new ClientLimits(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<LimitsOptions>>(), TimeProvider.System));
 builder.Services.AddSingleton<IBrowserPush, SignalRBrowserPush>();
 
 builder.Services.AddSingleton(sp =>

@@ -37,6 +37,17 @@ public sealed class LimitsOptions
     [Range(0, 10_000_000)] public int MaxQueuedTasks { get; set; } = 10_000;
     /// <summary>Questions one session may send in any minute.</summary>
     [Range(1, 1_000_000)] public int MaxQueriesPerMinute { get; set; } = 30;
+    /// <summary>New hub connections (each may start a session) from one IP address in any minute.</summary>
+    [Range(1, 1_000_000)] public int ConnectionsPerIpPerMinute { get; set; } = 60;
+    /// <summary>Questions from one IP address in any minute, over all its sessions.</summary>
+    [Range(1, 1_000_000)] public int QueriesPerIpPerMinute { get; set; } = 120;
+    /// <summary>Questions without a key of their own (answered on the operator's key) from one IP address in any day.</summary>
+    [Range(1, 100_000_000)] public int ServerKeyQueriesPerIpPerDay { get; set; } = 1000;
+    /// <summary>
+    /// Whether the per-address limits also count loopback clients. Off by default: on loopback are the operator's own
+    /// tools and benchmarks (a reverse proxy on the same machine would make every user one address anyway).
+    /// </summary>
+    public bool LimitLoopback { get; set; }
 }
 
 /// <summary>The <c>Sessions</c> section.</summary>

@@ -11,7 +11,7 @@ namespace AiSystem.Master.Hubs;
 /// </summary>
 public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredActor<BrowserPushActor> pushes, ActorSystem system,
     MasterLifecycle lifecycle, ChatConnections connections, AiSystem.Master.Persistence.JournalHealth journal,
-    AiSystem.Master.Security.MasterKeys keys) : Hub
+    AiSystem.Master.Security.MasterKeys keys, ClientLimits limits) : Hub
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     /// <summary>A deletion first waits for the session's writes in flight (each up to the journal's 20 s call timeout).</summary>
@@ -20,7 +20,10 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
 
     public override async Task OnConnectedAsync()
     {
-        var query = Context.GetHttpContext()?.Request.Query;
+        var http = Context.GetHttpContext();
+        if (limits.TryConnect(http?.Connection.RemoteIpAddress) is { } refusal)
+            throw new HubException(refusal.Message);
+        var query = http?.Request.Query;
         var requested = query?["session"].ToString();
         // A valid id with its resume token gets its session back (from wherever it lives, or from its journal); anything
         // else, an id alone included, starts a new one: knowing a session id is not owning it.
@@ -61,6 +64,8 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
             throw new HubException("The server is restarting. Send your question again in a few seconds.");
         if (Context.Items[SessionKey] is not string sessionId)
             throw new HubException("This connection has no session yet. Reconnect and try again.");
+        if (limits.TryAsk(Context.GetHttpContext()?.Connection.RemoteIpAddress, !string.IsNullOrWhiteSpace(request.ApiKey)) is { } refusal)
+            throw new HubException(refusal.Message);
         // The journal's database failed moments ago: no session could store the question (nor recover to say so).
         if (journal.IsFailing(DateTimeOffset.UtcNow, SessionActor.JournalRetryAfter))
             throw new HubException(SessionActor.JournalDown);

@@ -48,6 +48,8 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     internal static readonly TimeSpan ResubmitAfter = TimeSpan.FromSeconds(15);
     /// <summary>A session started without a browser (woken by the dispatcher) passivates this soon once idle.</summary>
     private static readonly TimeSpan IdleWithoutBrowser = TimeSpan.FromSeconds(30);
+    /// <summary>A session that never asked anything holds nothing worth keeping in memory: it sleeps soon after its pages leave.</summary>
+    public static readonly TimeSpan IdleNeverAsked = TimeSpan.FromMinutes(1);
 
     private readonly string _sessionId;
     private readonly IActorRef _dispatcher;
@@ -238,10 +240,13 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         {
             if (!IsIdle) return;
             _log.LogInformation("Session {SessionId} passivated after {IdleTimeout} without a browser", SessionIds.Short(_sessionId),
-                _everConnected ? _settings.IdleTimeout : IdleWithoutBrowser);
+                IdleAfter);
             Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
         });
     }
+
+    private TimeSpan IdleAfter => !_everConnected ? IdleWithoutBrowser
+        : LastSequenceNr == 0 ? TimeSpan.FromTicks(Math.Min(IdleNeverAsked.Ticks, _settings.IdleTimeout.Ticks)) : _settings.IdleTimeout;
 
     private bool IsIdle => _connections.Count == 0 && _pending.Count == 0 && _state.OpenCount == 0 && _recording.Count == 0 && _deletion is null;
 
@@ -533,7 +538,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     {
         if (_state.OpenCount > 0) EnsureResubmitTimer();
         else Timers.Cancel("resubmit");
-        SetReceiveTimeout(IsIdle ? (_everConnected ? _settings.IdleTimeout : IdleWithoutBrowser) : null);
+        SetReceiveTimeout(IsIdle ? IdleAfter : null);
     }
 
     private void PushStatus(string taskId, TaskStatusView status, string? except = null)

@@ -26,6 +26,12 @@ public sealed class ChatClient : IAsyncDisposable
     private ChatClient(HubConnection connection)
     {
         _connection = connection;
+        // Refused before SessionStarted (the hub threw in OnConnectedAsync): fail with the server's reason at once.
+        connection.Closed += e =>
+        {
+            _started.TrySetException(e ?? new InvalidOperationException("The server closed the connection before SessionStarted."));
+            return Task.CompletedTask;
+        };
         foreach (var name in EventNames)
         {
             connection.On<JsonElement>(name, payload =>
@@ -47,8 +53,16 @@ public sealed class ChatClient : IAsyncDisposable
         var url = $"{baseUrl}/hubs/chat" + (sessionId is null ? "" : $"?session={Uri.EscapeDataString(sessionId)}")
             + (sessionId is null || string.IsNullOrEmpty(token) ? "" : $"&token={Uri.EscapeDataString(token)}");
         var client = new ChatClient(new HubConnectionBuilder().WithUrl(url).Build());
-        await client._connection.StartAsync();
-        client.Started = await client._started.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        try
+        {
+            await client._connection.StartAsync();
+            client.Started = await client._started.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        }
+        catch
+        {
+            await client._connection.DisposeAsync();
+            throw;
+        }
         client.SessionId = client.Started.GetProperty("sessionId").GetString()!;
         client.ResumeToken = client.Started.TryGetProperty("resumeToken", out var t) ? t.GetString() ?? "" : "";
         if (client.ResumeToken.Length > 0) Tokens[client.SessionId] = client.ResumeToken;
