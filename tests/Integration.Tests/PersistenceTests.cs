@@ -14,6 +14,7 @@ public sealed class PersistenceTests : IAsyncLifetime
     private MasterProcess? _master;
     private Postgres? _postgres;
     private Microsoft.Data.Sqlite.SqliteConnection? _locker;
+    private string? _mounted;
     private readonly List<ChildProcess> _workers = [];
     private readonly List<ChatClient> _browsers = [];
 
@@ -26,7 +27,20 @@ public sealed class PersistenceTests : IAsyncLifetime
         if (_master is not null) await _master.DisposeAsync();
         if (_postgres is not null) await _postgres.DisposeAsync();
         if (_locker is not null) await _locker.DisposeAsync();
+        if (_mounted is not null) await RunAsync("umount", _mounted);
         await _broker.DisposeAsync();
+    }
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, args)
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true,
+        })!;
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({process.ExitCode}): {error.Trim()} (this test needs root, as ./test.sh runs)");
     }
 
     private string Diagnostics() => string.Join('\n', _workers.Select(w => w.Tail(8)).Append(_master!.Process.Tail(40)));
@@ -86,6 +100,41 @@ public sealed class PersistenceTests : IAsyncLifetime
                 await _locker.DisposeAsync();
                 _locker = null;
             }, TimeSpan.FromSeconds(15), refusedWithin: TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public async Task A_full_disk_refuses_new_questions_with_a_message_and_loses_nothing_already_accepted()
+    {
+        // A real full disk: the journal on a small file system of its own (tmpfs), filled up by another file until the
+        // kernel says "no space left on device", and freed again by deleting that file.
+        var dir = Directory.CreateTempSubdirectory("aisystem-full-disk-").FullName;
+        await RunAsync("mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", dir);
+        _mounted = dir;
+        var filler = Path.Combine(dir, "filler");
+        await JournalOutageAsync(new Dictionary<string, string?> { ["Persistence__ConnectionString"] = $"Data Source={Path.Combine(dir, "aisystem.db")}" },
+            begin: async () =>
+            {
+                await using var stream = new FileStream(filler, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+                foreach (var size in new[] { 1 << 20, 4096 }) // megabytes, then pages: not one page is left
+                {
+                    var block = new byte[size];
+                    try
+                    {
+                        while (true) await stream.WriteAsync(block);
+                    }
+                    catch (IOException)
+                    {
+                        // ENOSPC: what fits stays written
+                    }
+                }
+                var free = new DriveInfo(dir).AvailableFreeSpace;
+                Assert.True(free < 4096, $"the disk is not full: {free} bytes free");
+            },
+            end: () =>
+            {
+                File.Delete(filler);
+                return Task.CompletedTask;
+            }, TimeSpan.FromSeconds(10), refusedWithin: TimeSpan.FromSeconds(30));
     }
 
     /// <summary>

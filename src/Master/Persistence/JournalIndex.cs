@@ -42,34 +42,48 @@ public sealed class JournalIndex(JournalConnection connection) : Dispatch.IJourn
         }, cancellationToken);
     }
 
-    /// <summary>Whether the database answers at all (a <c>SELECT 1</c> on a fresh connection from the pool).</summary>
+    /// <summary>
+    /// Whether the database takes a write again: one small row (16 KB) replaced in a table of its own, <c>aisystem_probe</c>.
+    /// Only a real write tells a failing journal from a working one: a SQLite file locked by another process still
+    /// answers reads (the write waits at most 1 s for the lock here), and a full disk answers reads and even an empty
+    /// transaction. Called only while the journal is failing.
+    /// </summary>
     public Task<bool> ProbeAsync(CancellationToken cancellationToken = default) => RunAsync(async db =>
     {
         await using var command = db.CreateCommand();
-        if (connection.Provider != JournalProvider.Sqlite)
+        var sqlite = connection.Provider == JournalProvider.Sqlite;
+        if (sqlite)
         {
-            command.CommandText = "SELECT 1";
-            await command.ExecuteScalarAsync(cancellationToken);
-            return true;
+            command.CommandText = "PRAGMA busy_timeout = 1000";
+            await command.ExecuteNonQueryAsync(cancellationToken);
         }
-        // A SQLite file locked by another process still answers reads: ask for the write lock itself, for a moment.
-        command.CommandText = "PRAGMA busy_timeout = 1000";
-        await command.ExecuteNonQueryAsync(cancellationToken);
         try
         {
-            command.CommandText = "BEGIN IMMEDIATE";
-            command.CommandTimeout = 1; // the driver's own retries of a busy statement, too
+            command.CommandTimeout = 2; // the driver's own retries of a busy statement, too
+            command.CommandText = $"CREATE TABLE IF NOT EXISTS {ProbeTable} (id INTEGER NOT NULL PRIMARY KEY, at BIGINT NOT NULL, pad TEXT NOT NULL)";
             await command.ExecuteNonQueryAsync(cancellationToken);
-            command.CommandText = "ROLLBACK";
+            command.CommandText = $"INSERT INTO {ProbeTable} (id, at, pad) VALUES (1, @at, @pad) ON CONFLICT (id) DO UPDATE SET at = excluded.at, pad = excluded.pad";
+            var at = command.CreateParameter();
+            (at.ParameterName, at.Value) = ("@at", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            var pad = command.CreateParameter();
+            (pad.ParameterName, pad.Value) = ("@pad", new string('p', 16 * 1024));
+            command.Parameters.Add(at);
+            command.Parameters.Add(pad);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         finally
         {
-            command.CommandText = $"PRAGMA busy_timeout = {JournalConnection.SqliteBusyTimeoutMs}"; // a pooled connection keeps it
-            await command.ExecuteNonQueryAsync(CancellationToken.None);
+            if (sqlite)
+            {
+                command.Parameters.Clear();
+                command.CommandText = $"PRAGMA busy_timeout = {JournalConnection.SqliteBusyTimeoutMs}"; // a pooled connection keeps it
+                await command.ExecuteNonQueryAsync(CancellationToken.None);
+            }
         }
         return true;
     }, cancellationToken);
+
+    public const string ProbeTable = "aisystem_probe";
 
     private Task<T> RunAsync<T>(Func<DbConnection, Task<T>> query, CancellationToken cancellationToken)
     {

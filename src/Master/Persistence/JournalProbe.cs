@@ -1,8 +1,8 @@
 namespace AiSystem.Master.Persistence;
 
 /// <summary>
-/// Tries a failing journal's database (2 s at most; <see cref="JournalIndex.ProbeAsync"/>: PostgreSQL <c>SELECT 1</c>,
-/// SQLite the write lock): a database that passes makes the journal worth
+/// Tries a failing journal's database (2 s at most; <see cref="JournalIndex.ProbeAsync"/>: one small real write, which
+/// needs the write lock and free space): a database that passes makes the journal worth
 /// trying again. Readiness, <c>GET /api/journal</c> and the dashboard ask through it, so an idle master whose database
 /// came back does not stay "failing" until its next write. A journal that works is not probed at all.
 /// </summary>
