@@ -40,16 +40,16 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, IConfiguration
         var adapter = new SizeLimitedTcpAdapter(addresses, mqtt.Port, mqtt.MaxMessageBytes, log);
         var serverOptions = new MqttServerOptionsBuilder().WithPersistentSessions().Build();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [adapter]);
-        _policy = new BrokerAccessPolicy(mqtt.Topics, mqtt.Username, mqtt.Password,
-            configuration.GetValue("Security:AllowAnonymousWorkers", false));
+        var anywhere = configuration.GetValue("Security:AllowAnonymousWorkers", false);
+        _policy = new BrokerAccessPolicy(mqtt.Topics, mqtt.Username, mqtt.Password, allowAnonymousAnywhere: anywhere);
         _server.ValidatingConnectionAsync += OnConnecting;
         _server.InterceptingSubscriptionAsync += OnSubscribing;
         _server.InterceptingPublishAsync += OnPublishing;
         await _server.StartAsync();
         _started.TrySetResult();
-        log.LogInformation("Embedded MQTT broker listening on {Addresses} port {Port} (credentials {Credentials}, packets up to {Max} bytes)",
-            string.Join(", ", addresses.Select(a => a.ToString())), mqtt.Port, _policy.RequiresCredentials ? "required off loopback" : "not configured",
-            mqtt.MaxMessageBytes);
+        log.LogInformation("Embedded MQTT broker listening on {Addresses} port {Port}: credentials {Credentials}, anonymous clients {Anonymous}, packets up to {Max} bytes",
+            string.Join(", ", addresses.Select(a => a.ToString())), mqtt.Port, _policy.RequiresCredentials ? "configured" : "not configured",
+            anywhere ? "from anywhere" : "from loopback only", mqtt.MaxMessageBytes);
     }
 
     /// <summary>
