@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using AiSystem.Messages.Mqtt;
 using Microsoft.Extensions.Options;
 using MQTTnet;
@@ -11,14 +14,19 @@ namespace AiSystem.Master.Mqtt;
 /// When <c>Mqtt__Host</c> is empty the master is its own broker (MQTTnet server on <c>Mqtt__Port</c>), so one
 /// process is a whole working system. The master itself then talks to it in process, without a socket: it publishes
 /// by injecting messages, and it reads the topics it needs as they arrive from workers (<see cref="Observe"/>).
-/// Production uses Mosquitto.
+/// Production uses Mosquitto. Workers are who they say they are (issue 14): see <see cref="BrokerAccessPolicy"/>.
 /// </summary>
-public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> log) : IHostedService, IMqttPublisher, IDisposable
+public sealed class EmbeddedBroker(IOptions<MqttOptions> options, IConfiguration configuration, ILogger<EmbeddedBroker> log)
+    : IHostedService, IMqttPublisher, IDisposable
 {
-    private const string SenderId = "master";
+    /// <summary>The master's own publishes (injected, no socket); random, so no client can connect as it.</summary>
+    private readonly string _senderId = $"master-{Guid.NewGuid():N}";
     private MqttServer? _server;
+    private BrokerAccessPolicy? _policy;
     private volatile (string Topic, Action<string, ReadOnlySequence<byte>> Handler)[] _observers = [];
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>(client id, claimed worker id) pairs already warned about: one line each, not one per heartbeat.</summary>
+    private readonly ConcurrentDictionary<(string, string), byte> _forgeries = new();
 
     /// <summary>Completes once the broker listens.</summary>
     public Task Started => _started.Task;
@@ -27,31 +35,91 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var port = options.Value.Port;
-        var serverOptions = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointPort(port)
-            .WithPersistentSessions()
-            .Build();
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
-        var (user, password) = (options.Value.Username, options.Value.Password);
-        if (!string.IsNullOrEmpty(user))
-        {
-            _server.ValidatingConnectionAsync += e =>
-            {
-                if (e.UserName != user || e.Password != password)
-                    e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-                return Task.CompletedTask;
-            };
-        }
-        _server.InterceptingPublishAsync += e =>
-        {
-            Notify(e.ApplicationMessage.Topic, e.ApplicationMessage.Payload);
-            return Task.CompletedTask;
-        };
+        var mqtt = options.Value;
+        var addresses = ListenAddresses(configuration["Network:Workers"]);
+        var adapter = new SizeLimitedTcpAdapter(addresses, mqtt.Port, mqtt.MaxMessageBytes, log);
+        var serverOptions = new MqttServerOptionsBuilder().WithPersistentSessions().Build();
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [adapter]);
+        var anywhere = configuration.GetValue("Security:AllowAnonymousWorkers", false);
+        _policy = new BrokerAccessPolicy(mqtt.Topics, mqtt.Username, mqtt.Password, allowAnonymousAnywhere: anywhere);
+        _server.ValidatingConnectionAsync += OnConnecting;
+        _server.InterceptingSubscriptionAsync += OnSubscribing;
+        _server.InterceptingPublishAsync += OnPublishing;
         await _server.StartAsync();
         _started.TrySetResult();
-        log.LogInformation("Embedded MQTT broker listening on port {Port}", port);
+        log.LogInformation("Embedded MQTT broker listening on {Addresses} port {Port}: credentials {Credentials}, anonymous clients {Anonymous}, packets up to {Max} bytes",
+            string.Join(", ", addresses.Select(a => a.ToString())), mqtt.Port, _policy.RequiresCredentials ? "configured" : "not configured",
+            anywhere ? "from anywhere" : "from loopback only", mqtt.MaxMessageBytes);
+    }
+
+    /// <summary>
+    /// <c>Network__Workers</c>: <c>loopback</c> (default), <c>any</c>, or one IP address (plus loopback, where the
+    /// master's own local workers connect).
+    /// </summary>
+    public static IReadOnlyList<IPAddress> ListenAddresses(string? setting) => (setting ?? "").Trim().ToLowerInvariant() switch
+    {
+        "" or "loopback" or "localhost" => [IPAddress.Loopback, IPAddress.IPv6Loopback],
+        "any" or "*" => Socket.OSSupportsIPv6 ? [IPAddress.IPv6Any] : [IPAddress.Any],
+        var ip when IPAddress.TryParse(ip, out var address) => IPAddress.IsLoopback(address) ? [address] : [address, IPAddress.Loopback],
+        var other => throw new InvalidOperationException($"Network__Workers must be loopback, any or an IP address, got '{other}'."),
+    };
+
+    private Task OnConnecting(ValidatingConnectionEventArgs e)
+    {
+        var remote = (e.RemoteEndPoint as IPEndPoint)?.Address;
+        if (e.ClientId == _senderId)
+        {
+            e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
+            return Task.CompletedTask;
+        }
+        switch (_policy!.CanConnect(e.UserName, e.Password, remote))
+        {
+            case BrokerAccessPolicy.Connect.BadCredentials:
+                e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+                log.LogWarning("Embedded MQTT broker: refused client {ClientId} from {Remote}: wrong user name or password", e.ClientId, remote);
+                break;
+            case BrokerAccessPolicy.Connect.NotAuthorized:
+                e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+                log.LogWarning("Embedded MQTT broker: refused anonymous client {ClientId} from {Remote} (Mqtt__Username/Mqtt__Password, or Security__AllowAnonymousWorkers=true)",
+                    e.ClientId, remote);
+                break;
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task OnSubscribing(InterceptingSubscriptionEventArgs e)
+    {
+        if (_policy!.CanSubscribe(e.ClientId, e.TopicFilter.Topic)) return Task.CompletedTask;
+        e.ProcessSubscription = false;
+        e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+        log.LogWarning("Embedded MQTT broker: refused client {ClientId} the subscription to {Filter}", e.ClientId, e.TopicFilter.Topic);
+        return Task.CompletedTask;
+    }
+
+    private Task OnPublishing(InterceptingPublishEventArgs e)
+    {
+        var message = e.ApplicationMessage;
+        if (e.ClientId == _senderId) return Task.CompletedTask; // the master's own, already observed in PublishAsync
+        switch (_policy!.CanPublish(e.ClientId, message.Topic, message.Payload, out var claimed))
+        {
+            case BrokerAccessPolicy.Publish.Allow:
+                Notify(message.Topic, message.Payload);
+                break;
+            case BrokerAccessPolicy.Publish.ForgedIdentity:
+                e.ProcessPublish = false;
+                e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+                if (_forgeries.Count < 10_000 && _forgeries.TryAdd((e.ClientId, claimed!), 0))
+                    log.LogWarning("Embedded MQTT broker: dropped messages on {Topic} from client {ClientId} claiming to be worker {Claimed}",
+                        message.Topic, e.ClientId, claimed);
+                break;
+            default:
+                e.ProcessPublish = false;
+                e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+                if (_forgeries.Count < 10_000 && _forgeries.TryAdd((e.ClientId, message.Topic), 0))
+                    log.LogWarning("Embedded MQTT broker: dropped a publish to {Topic} from client {ClientId}: not allowed", message.Topic, e.ClientId);
+                break;
+        }
+        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -69,7 +137,7 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
             throw new InvalidOperationException("the embedded MQTT broker is not running");
         Notify(topic, new ReadOnlySequence<byte>(payload));
         var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(qos).WithRetainFlag(retain).Build();
-        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = SenderId }, cancellationToken);
+        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = _senderId }, cancellationToken);
     }
 
     private void Notify(string topic, ReadOnlySequence<byte> payload)

@@ -12,7 +12,9 @@ namespace AiSystem.Master.Mqtt;
 /// <summary>
 /// The master's MQTT edge: worker announcements in (parsed, validated, handed to the dispatcher), tasks out. With
 /// the embedded broker it works in process (no socket); with an external broker through its own client connection.
-/// A payload that is not a valid message is dropped with one warning; it never reaches an actor.
+/// A payload that is not a valid message (a malformed <c>worker_id</c> included) or over <c>Mqtt__MaxMessageBytes</c> is
+/// dropped with one warning; it never reaches an actor. Whether the sender may speak for that worker id is the broker's
+/// business: the embedded one checks it (<see cref="BrokerAccessPolicy"/>); give Mosquitto an ACL.
 /// </summary>
 public sealed class MasterMqttBridge : IHostedService, ITaskPublisher, IAsyncDisposable
 {
@@ -23,11 +25,13 @@ public sealed class MasterMqttBridge : IHostedService, ITaskPublisher, IAsyncDis
     private readonly EmbeddedBroker? _embedded;
     private readonly MqttConnection? _connection;
     private readonly IMqttPublisher _publisher;
+    private readonly int _maxMessageBytes;
 
     public MasterMqttBridge(IOptions<MqttOptions> options, IRequiredActor<DispatcherActor> dispatcher, MqttLogSink logSink,
         IServiceProvider services, ILogger<MasterMqttBridge> log)
     {
         _topics = options.Value.Topics;
+        _maxMessageBytes = options.Value.MaxMessageBytes;
         _dispatcher = dispatcher;
         _logSink = logSink;
         _log = log;
@@ -87,7 +91,11 @@ public sealed class MasterMqttBridge : IHostedService, ITaskPublisher, IAsyncDis
     {
         object? message = null;
         string? error = null;
-        if (topic == _topics.Register)
+        if (payload.Length > _maxMessageBytes)
+        {
+            error = $"over Mqtt__MaxMessageBytes ({_maxMessageBytes})";
+        }
+        else if (topic == _topics.Register)
         {
             if (WireJson.TryParse(payload, out WorkerRegistration? r, out error)) message = new RegisterWorker(r);
         }

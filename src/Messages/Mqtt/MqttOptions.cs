@@ -11,6 +11,8 @@ public sealed class MqttOptions
     public string Username { get; set; } = "";
     public string Password { get; set; } = "";
     public string TopicPrefix { get; set; } = Topics.DefaultPrefix;
+    /// <summary>The largest MQTT packet the embedded broker reads; a bigger one closes its connection unread.</summary>
+    public int MaxMessageBytes { get; set; } = 256 * 1024;
 
     public Topics Topics => new(TopicPrefix);
 
@@ -20,6 +22,8 @@ public sealed class MqttOptions
         if (Port is < 1 or > 65535) return $"Mqtt__Port must be between 1 and 65535, got {Port}.";
         if (string.IsNullOrWhiteSpace(TopicPrefix) || TopicPrefix.IndexOfAny(['#', '+', '/']) >= 0)
             return $"Mqtt__TopicPrefix must be one non-empty topic level without '/', '#' or '+', got '{TopicPrefix}'.";
+        if (MaxMessageBytes is < 1024 or > 256 * 1024 * 1024)
+            return $"Mqtt__MaxMessageBytes must be between 1024 and 268435456, got {MaxMessageBytes}.";
         return null;
     }
 }
