@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
 using AiSystem.Integration.Tests.Infrastructure;
+using Microsoft.Playwright;
 
 namespace AiSystem.Integration.Tests.Security;
 
@@ -14,6 +15,7 @@ public sealed class ClosedDefaultsTests : IAsyncLifetime
 {
     private MasterProcess? _master;
     private ChildProcess? _refused;
+    private Chromium? _chromium;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -21,6 +23,16 @@ public sealed class ClosedDefaultsTests : IAsyncLifetime
     {
         if (_master is not null) await _master.DisposeAsync();
         if (_refused is not null) await _refused.DisposeAsync();
+        if (_chromium is not null) await _chromium.DisposeAsync();
+    }
+
+    private async Task<string> LoginTokenAsync()
+    {
+        string? url = null;
+        await Poll.UntilAsync(() => (url = Regex.Match(_master!.Process.Output, @"http://\S+/dashboard\?token=\S+").Value) != "",
+            TimeSpan.FromSeconds(30), "the login URL on the console", () => _master!.Process.Tail());
+        Assert.Contains($":{_master!.HttpPort}/dashboard?token=", url);
+        return Uri.UnescapeDataString(Regex.Match(url!, @"token=(\S+)").Groups[1].Value);
     }
 
     [Fact]
@@ -77,12 +89,8 @@ public sealed class ClosedDefaultsTests : IAsyncLifetime
     public async Task Web_beyond_loopback_without_a_token_generates_one_and_prints_a_login_url_that_opens_the_guarded_paths()
     {
         _master = await MasterProcess.StartAsync(broker: null, localWorkers: 0, new Dictionary<string, string?> { ["Network__Web"] = "any" });
-        string? url = null;
-        await Poll.UntilAsync(() => (url = Regex.Match(_master.Process.Output, @"http://\S+/dashboard\?token=\S+").Value) != "",
-            TimeSpan.FromSeconds(30), "the login URL on the console", () => _master.Process.Tail());
-        var token = Uri.UnescapeDataString(Regex.Match(url!, @"token=(\S+)").Groups[1].Value);
+        var token = await LoginTokenAsync();
         Assert.Matches("^[A-Za-z0-9_-]{43}$", token);
-        Assert.Contains($":{_master.HttpPort}/dashboard?token=", url);
 
         var pid = _master.Process.Pid;
         Assert.Contains(Listeners.Of(pid), l => l.Port == _master.HttpPort && (l.Address.Equals(IPAddress.Any) || l.Address.Equals(IPAddress.IPv6Any)));
@@ -105,6 +113,26 @@ public sealed class ClosedDefaultsTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Unauthorized, negotiate.StatusCode);
         using (var chat = await _master.Http.GetAsync("/"))
             Assert.Equal(HttpStatusCode.OK, chat.StatusCode); // the chat page stays open to everyone
+    }
+
+    [Fact]
+    public async Task The_login_url_opens_the_dashboard_live_drops_the_token_from_the_address_bar_and_survives_a_reload()
+    {
+        _master = await MasterProcess.StartAsync(broker: null, localWorkers: 0, new Dictionary<string, string?> { ["Network__Web"] = "any" });
+        var token = await LoginTokenAsync();
+        _chromium = await Chromium.LaunchAsync();
+        var page = await _chromium.Browser.NewPageAsync();
+        var errors = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); }; // a CSP violation shows here
+        page.PageError += (_, e) => errors.Add(e);
+
+        await page.GotoAsync($"{_master.BaseUrl}/dashboard?token={Uri.EscapeDataString(token)}");
+        await Assertions.Expect(page.Locator("#connection-state")).ToHaveAttributeAsync("data-state", "connected");
+        Assert.DoesNotContain("token", page.Url);
+
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("#connection-state")).ToHaveAttributeAsync("data-state", "connected");
+        Assert.Empty(errors);
     }
 
     private static string Header(HttpResponseMessage response, string name) =>
