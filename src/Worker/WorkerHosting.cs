@@ -28,6 +28,7 @@ public static class WorkerHosting
 
         var services = builder.Services;
         services.AddSingleton(settings);
+        services.AddSingleton(new WorkerBindAddress(bind));
         services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Worker.ShutdownTimeout + TimeSpan.FromSeconds(10));
         services.AddSingleton(logSink);
         services.AddHttpClient("gemini", c => c.Timeout = settings.Gemini.RequestTimeout);
