@@ -19,16 +19,19 @@ while [ $# -gt 0 ]; do
 done
 need_swarm
 master="${MASTER_URL:-http://127.0.0.1:$WEB_PORT}"
+# The token goes to aictl through its environment (AICTL_TOKEN), never its argv: ps shows every process's arguments.
 token="$(admin_token)"
+[ -n "$token" ] && export AICTL_TOKEN="$token"
+unset token
 view() {
   local rc=0
   echo "AiSystem stack '$STACK' — $(date '+%Y-%m-%d %H:%M:%S')"
   echo
   docker stack services "$STACK" --format 'table {{.Name}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}'
   echo
-  aictl cluster show --master "$master" ${token:+--token "$token"} || rc=1
+  aictl cluster show --master "$master" || rc=1
   echo
-  aictl workers --master "$master" ${token:+--token "$token"} || rc=1
+  aictl workers --master "$master" || rc=1
   return $rc
 }
 if $once; then view; exit; fi

@@ -18,18 +18,30 @@ using AiSystem.Master.Mqtt;
 using AiSystem.Master.Serialization;
 using AiSystem.Master.Sessions;
 using AiSystem.Messages.Mqtt;
+using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddSecretFiles();
-var (master, mqtt, akka, persistence) = builder.AddMasterOptions();
+MasterOptions master; MqttOptions mqtt; AkkaOptions akka; PersistenceOptions persistence; ListenPolicy listen;
+try
+{
+    (master, mqtt, akka, persistence, listen) = builder.AddMasterOptions();
+}
+catch (OptionsValidationException e)
+{
+    // One clear line for the operator, no stack trace: the message names the settings to fix.
+    Console.Error.WriteLine($"AiSystem master cannot start: {e.Message}");
+    return 2;
+}
 var version = typeof(MasterOptions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
 // Two ports: the web page, SignalR and /api on one; gRPC without TLS needs an HTTP/2-only endpoint of its own.
+// Each on loopback unless Network__Web / Network__Workers open it (ListenPolicy).
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
-    kestrel.ListenAnyIP(master.HttpPort, l => l.Protocols = HttpProtocols.Http1);
-    kestrel.ListenAnyIP(master.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
+    Listen(kestrel, listen.WebAddress, master.HttpPort, HttpProtocols.Http1);
+    Listen(kestrel, listen.WorkersAddress, master.GrpcPort, HttpProtocols.Http2);
     // Each streamed answer holds one HTTP/2 stream while the model writes: let a worker with many slots keep them
     // all on one connection (its client opens more connections beyond this).
     kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
@@ -61,7 +73,7 @@ builder.Services.AddSingleton(AiSystem.Master.Security.MasterKeyStore.Load(build
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
-    .WithAiCluster(akka, ClusterRoles.Master, version, [ClusterRoles.GrpcEndpoint(master.EffectivePublicGrpcEndpoint)])
+    .WithAiCluster(akka, ClusterRoles.Master, version, [ClusterRoles.GrpcEndpoint(master.EffectivePublicGrpcEndpoint)], listen.WorkersAddress)
     .WithCustomSerializer("aisystem", [typeof(IJournalRecord), typeof(IClusterMessage)], system => new AiSerializer(system))
     .WithAiPersistence(journal)
     .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
@@ -98,6 +110,9 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = master.DrainTim
 
 var app = builder.Build();
 
+app.UseSecurityHeaders();
+app.UseAdminTokenOnMetricsAndDashboard();
+
 // The page's files only on the web port: every result a worker sends would otherwise look for a file first.
 app.UseWhen(ctx => ctx.Connection.LocalPort != master.GrpcPort, web => web.UseDefaultFiles().UseStaticFiles());
 app.MapHub<ChatHub>("/hubs/chat");
@@ -108,7 +123,22 @@ app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = r => r
 app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
 app.MapPrometheusScrapingEndpoint("/metrics");
 
-app.Logger.LogInformation("AiSystem master {Version}: web on port {HttpPort}, gRPC on port {GrpcPort}, MQTT {Broker}, cluster {Address}, {LocalWorkers} local worker(s)",
-    version, master.HttpPort, master.GrpcPort, string.IsNullOrEmpty(mqtt.Host) ? $"embedded broker on port {mqtt.Port}" : $"{mqtt.Host}:{mqtt.Port}",
-    AkkaOptions.AddressOf(akka.Hostname, akka.EffectivePort(ClusterRoles.Master)), master.LocalWorkers);
+app.Logger.LogInformation("AiSystem master {Version}: web on {Web}, gRPC on {Grpc}, MQTT {Broker}, cluster {Address} (bound to {AkkaBind}), {LocalWorkers} local worker(s)",
+    version, ListenPolicy.Describe(listen.WebAddress, master.HttpPort), ListenPolicy.Describe(listen.WorkersAddress, master.GrpcPort),
+    string.IsNullOrEmpty(mqtt.Host) ? $"embedded broker on {ListenPolicy.Describe(listen.WorkersAddress, mqtt.Port)}" : $"{mqtt.Host}:{mqtt.Port}",
+    AkkaOptions.AddressOf(akka.Hostname, akka.EffectivePort(ClusterRoles.Master)), listen.WorkersAddress, master.LocalWorkers);
+if (listen.TokenGenerated)
+{
+    // The console only, never ILogger: the log providers forward every line to upb/logs (MqttLogSink).
+    app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(
+        "No Admin__Token configured and listening beyond loopback: generated one for this run. Open the dashboard once with:\n" +
+        $"    {listen.LoginUrl(listen.LoginHost(Dns.GetHostName()), master.HttpPort)}"));
+}
 app.Run();
+return 0;
+
+static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols)
+{
+    if (address.Equals(IPAddress.Any)) kestrel.ListenAnyIP(port, l => l.Protocols = protocols);
+    else kestrel.Listen(address, port, l => l.Protocols = protocols);
+}

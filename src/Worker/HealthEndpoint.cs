@@ -22,9 +22,11 @@ public sealed class MqttHealthCheck(WorkerMqttBridge bridge) : IHealthCheck
 
 /// <summary>
 /// <c>/healthz/live</c> and <c>/healthz/ready</c> on <c>Worker__HealthPort</c>, for Docker and orchestrators. A tiny
-/// Kestrel of its own that runs the worker's own health checks.
+/// Kestrel of its own that runs the worker's own health checks, bound like its Akka remoting (<c>Network__Workers</c>,
+/// loopback by default: a container's own healthcheck reaches it there).
 /// </summary>
-public sealed class HealthEndpoint(WorkerSettings settings, HealthCheckService health, ILogger<HealthEndpoint> log) : IHostedService, IAsyncDisposable
+public sealed class HealthEndpoint(WorkerSettings settings, WorkerBindAddress bind, HealthCheckService health, ILogger<HealthEndpoint> log)
+    : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -32,12 +34,16 @@ public sealed class HealthEndpoint(WorkerSettings settings, HealthCheckService h
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.ListenAnyIP(settings.Worker.HealthPort));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            if (bind.Address.Equals(System.Net.IPAddress.Any)) k.ListenAnyIP(settings.Worker.HealthPort);
+            else k.Listen(bind.Address, settings.Worker.HealthPort);
+        });
         _app = builder.Build();
         _app.MapGet("/healthz/live", ctx => Report(ctx, HealthTags.Live));
         _app.MapGet("/healthz/ready", ctx => Report(ctx, HealthTags.Ready));
         await _app.StartAsync(cancellationToken);
-        log.LogInformation("Health endpoint on port {Port}", settings.Worker.HealthPort);
+        log.LogInformation("Health endpoint on {Address}:{Port}", bind.Address, settings.Worker.HealthPort);
     }
 
     private async Task Report(HttpContext context, string tag)
@@ -59,3 +65,6 @@ public sealed class HealthEndpoint(WorkerSettings settings, HealthCheckService h
         if (_app is not null) await _app.DisposeAsync();
     }
 }
+
+/// <summary>Where this worker listens (<c>Network__Workers</c>): its Akka remoting and its health port.</summary>
+public sealed record WorkerBindAddress(System.Net.IPAddress Address);

@@ -1,6 +1,7 @@
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using AiSystem.Messages.Cluster;
+using AiSystem.Messages.Configuration;
 using AiSystem.Messages.Mqtt;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -15,6 +16,9 @@ public static class WorkerHosting
     public static IHostApplicationBuilder AddAiWorker(this IHostApplicationBuilder builder)
     {
         var settings = WorkerSettings.Load(builder.Configuration);
+        // Akka remoting binds where Network__Workers says (loopback by default; "any" in Swarm), as on the master.
+        var bind = BindAddress.Parse(NetworkOptions.From(builder.Configuration).Workers, "Network__Workers", out var bindError)
+            ?? throw new InvalidOperationException("Invalid worker settings: " + bindError);
         var logSink = new MqttLogSink(settings.Worker.EffectiveId);
         builder.Logging.AddProvider(logSink);
         // Our lines at Information; the libraries only when something is wrong.
@@ -24,6 +28,7 @@ public static class WorkerHosting
 
         var services = builder.Services;
         services.AddSingleton(settings);
+        services.AddSingleton(new WorkerBindAddress(bind));
         services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Worker.ShutdownTimeout + TimeSpan.FromSeconds(10));
         services.AddSingleton(logSink);
         services.AddHttpClient("gemini", c => c.Timeout = settings.Gemini.RequestTimeout);
@@ -40,7 +45,7 @@ public static class WorkerHosting
         services.AddAkka(AkkaOptions.SystemName, b => b
             // The host stops the actor system after the MQTT edge has drained; Akka must not stop it first on SIGTERM.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
-            .WithAiCluster(settings.Akka, ClusterRoles.Worker, version)
+            .WithAiCluster(settings.Akka, ClusterRoles.Worker, version, bindAddress: bind)
             .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
             // Without the cluster the worker still serves over MQTT: degraded, not unready.
             .WithAkkaClusterReadinessCheck(HealthStatus.Degraded, [HealthTags.Ready])

@@ -244,7 +244,9 @@ public sealed class ChatPageTests : IAsyncLifetime
     public async Task A_second_tab_of_the_session_shows_the_question_the_first_one_asked_and_its_answer()
     {
         var (first, firstErrors) = await OpenAsync();
-        await first.WaitForFunctionAsync("localStorage.getItem('aisystem.sessionId')");
+        // Polled with EvaluateAsync: WaitForFunctionAsync evaluates a string with eval, which the page's CSP forbids.
+        await Poll.UntilAsync(async () => await first.EvaluateAsync<string?>("localStorage.getItem('aisystem.sessionId')") is { Length: > 0 },
+            TimeSpan.FromSeconds(30), "the page's session id");
         var (second, secondErrors) = await OpenAsync(sameBrowserAs: first);
         Assert.Equal(await first.EvaluateAsync<string>("localStorage.getItem('aisystem.sessionId')"),
             await second.EvaluateAsync<string>("localStorage.getItem('aisystem.sessionId')"));
@@ -272,7 +274,9 @@ public sealed class ChatPageTests : IAsyncLifetime
     public async Task Delete_conversation_asks_first_then_empties_every_tab_and_the_same_session_starts_over()
     {
         var (first, firstErrors) = await OpenAsync();
-        await first.WaitForFunctionAsync("localStorage.getItem('aisystem.sessionId')");
+        // Polled with EvaluateAsync: WaitForFunctionAsync evaluates a string with eval, which the page's CSP forbids.
+        await Poll.UntilAsync(async () => await first.EvaluateAsync<string?>("localStorage.getItem('aisystem.sessionId')") is { Length: > 0 },
+            TimeSpan.FromSeconds(30), "the page's session id");
         var sessionId = await first.EvaluateAsync<string>("localStorage.getItem('aisystem.sessionId')");
         var (second, secondErrors) = await OpenAsync(sameBrowserAs: first);
         await AskAsync(first, "Asked before the deletion");

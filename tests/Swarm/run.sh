@@ -102,7 +102,7 @@ URL="http://127.0.0.1:$WEB_PORT"
 if "$SWARM/deploy.sh"; then pass "deploy.sh deployed the stack (web port $WEB_PORT, MQTT port $MQTT_PORT)"
 else fail "deploy.sh failed"; "$SWARM/logs.sh" --tail 40 2>&1 | tail -80; exit 1; fi
 TOKEN="$(cat "$SECRETS_DIR/admin_token")"
-aictl() { dotnet "$REPO/artifacts/swarm/aictl/AiSystem.Ctl.dll" "$@" --master "$URL" --token "$TOKEN"; }
+aictl() { AICTL_TOKEN="$TOKEN" dotnet "$REPO/artifacts/swarm/aictl/AiSystem.Ctl.dll" "$@" --master "$URL"; } # the token in the environment, not argv
 check() { dotnet "$CHECK_DLL" "$@" --url "$URL"; }
 ready() { curl -fsS -o /dev/null "$URL/healthz/ready"; }
 workers_up() { # n: the master lists n live workers and the cluster has n worker members up

@@ -19,6 +19,15 @@ public sealed class MasterOptions
         string.IsNullOrWhiteSpace(PublicGrpcEndpoint) ? $"localhost:{GrpcPort}" : PublicGrpcEndpoint;
 }
 
+/// <summary>The <c>Security</c> section: explicit exceptions to "closed by default" (see <see cref="ListenPolicy"/>).</summary>
+public sealed class SecurityOptions
+{
+    public const string Section = "Security";
+
+    /// <summary>Listen for workers beyond loopback without MQTT credentials (an operator's explicit choice).</summary>
+    public bool AllowAnonymousWorkers { get; set; }
+}
+
 /// <summary>The <c>Dispatch</c> section.</summary>
 public sealed class DispatchOptions
 {

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using AiSystem.Messages.Cluster;
+using AiSystem.Messages.Configuration;
 using AiSystem.Messages.Mqtt;
 
 namespace AiSystem.Master.Configuration;
@@ -10,7 +11,8 @@ public static class OptionsRegistration
     /// Binds every section the master reads and validates it now, so a bad setting stops start-up with a message
     /// that names it (e.g. <c>Master__GrpcPort</c>) instead of failing later.
     /// </summary>
-    public static (MasterOptions Master, MqttOptions Mqtt, AkkaOptions Akka, PersistenceOptions Persistence) AddMasterOptions(this WebApplicationBuilder builder)
+    public static (MasterOptions Master, MqttOptions Mqtt, AkkaOptions Akka, PersistenceOptions Persistence, ListenPolicy Listen) AddMasterOptions(
+        this WebApplicationBuilder builder)
     {
         var config = builder.Configuration;
         var master = Bind<MasterOptions>(config, MasterOptions.Section);
@@ -21,6 +23,8 @@ public static class OptionsRegistration
         var akka = Bind<AkkaOptions>(config, AkkaOptions.Section);
         var admin = Bind<Api.AdminOptions>(config, Api.AdminOptions.Section);
         var persistence = Bind<PersistenceOptions>(config, PersistenceOptions.Section);
+        var network = Bind<NetworkOptions>(config, NetworkOptions.Section);
+        var security = Bind<SecurityOptions>(config, SecurityOptions.Section);
 
         var errors = new List<string>();
         Validate(master, MasterOptions.Section, errors);
@@ -36,8 +40,11 @@ public static class OptionsRegistration
             errors.Add($"Master__HttpPort and Master__GrpcPort must differ (both are {master.GrpcPort}).");
         if (dispatch.TaskTimeout <= TimeSpan.Zero) errors.Add($"Dispatch__TaskTimeout must be positive, got {dispatch.TaskTimeout}.");
         if (sessions.IdleTimeout <= TimeSpan.Zero) errors.Add($"Sessions__IdleTimeout must be positive, got {sessions.IdleTimeout}.");
+        var listen = ListenPolicy.Decide(network, mqtt, security, admin.Token);
+        errors.AddRange(listen.Errors);
         if (errors.Count > 0)
             throw new OptionsValidationException(string.Join(" ", errors));
+        admin.Token = listen.AdminToken; // generated when listening beyond loopback without one
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(master));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(mqtt));
@@ -46,7 +53,8 @@ public static class OptionsRegistration
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(sessions));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(akka));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(admin));
-        return (master, mqtt, akka, persistence);
+        builder.Services.AddSingleton(listen);
+        return (master, mqtt, akka, persistence, listen);
     }
 
     private static T Bind<T>(IConfiguration config, string section) where T : new()

@@ -9,7 +9,8 @@ namespace AiSystem.Master.Hubs;
 /// <param name="TaskId">Optional: the page's own id for the question (a UUID). Sending it again is the same question.</param>
 public sealed record SubmitQueryRequestDto(string? Query, string? ApiKey, string? TaskId = null)
 {
-    public override string ToString() => $"SubmitQueryRequestDto {{ TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars }}";
+    public override string ToString() =>
+        $"SubmitQueryRequestDto {{ TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars{(string.IsNullOrEmpty(ApiKey) ? "" : ", ApiKey = ***")} }}";
 }
 
 /// <summary>

@@ -27,7 +27,7 @@ public sealed class MqttHealthCheck(MasterMqttBridge bridge) : IHealthCheck
 }
 
 /// <summary>Ready only when the gRPC port accepts connections: that is where every answer arrives.</summary>
-public sealed class GrpcHealthCheck(IOptions<MasterOptions> options) : IHealthCheck
+public sealed class GrpcHealthCheck(IOptions<MasterOptions> options, ListenPolicy listen) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -35,7 +35,9 @@ public sealed class GrpcHealthCheck(IOptions<MasterOptions> options) : IHealthCh
         try
         {
             using var client = new TcpClient();
-            await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            // Loopback answers when bound to loopback or to every interface; otherwise only the one address bound.
+            var address = listen.WorkersAddress.Equals(IPAddress.Any) ? IPAddress.Loopback : listen.WorkersAddress;
+            await client.ConnectAsync(address, port, cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
             return HealthCheckResult.Healthy($"gRPC port {port} is listening");
         }
         catch (Exception e) when (e is SocketException or TimeoutException)

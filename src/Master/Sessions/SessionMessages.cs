@@ -27,7 +27,8 @@ public sealed record DetachConnection(string SessionId, string ConnectionId) : I
 /// <param name="ConnectionId">The asking connection: the reply tells it what the first pushes would (it gets none of them).</param>
 public sealed record SubmitQuestion(string SessionId, string? TaskId, string? Query, string? ApiKey, string? ConnectionId = null) : ISessionCommand
 {
-    public override string ToString() => $"SubmitQuestion {{ SessionId = {SessionId}, TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars }}";
+    public override string ToString() =>
+        $"SubmitQuestion {{ SessionId = {SessionId}, TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars{(string.IsNullOrEmpty(ApiKey) ? "" : ", ApiKey = ***")} }}";
 }
 
 /// <summary>

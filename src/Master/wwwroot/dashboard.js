@@ -14,6 +14,15 @@
     locked: "Needs the admin token",
   };
 
+  // The login URL the master prints (/dashboard?token=...): keep the token for this tab, then drop it from the address bar.
+  const params = new URLSearchParams(location.search);
+  if (params.has("token")) {
+    sessionStorage.setItem(TOKEN_KEY, params.get("token").trim());
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+  }
+
   const $ = (id) => document.getElementById(id);
   const ui = {
     state: $("connection-state"),

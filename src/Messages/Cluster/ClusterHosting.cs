@@ -80,14 +80,16 @@ public static class ClusterHosting
     /// crowd of dead workers must never outvote the masters: a partition without a master downs itself, the side
     /// with most masters survives (on a tie, the side with the lowest master address; so run three masters to
     /// survive the loss of any one). A worker that is downed keeps serving tasks over MQTT (it only stops being a
-    /// member); one that is asked to leave leaves and stops.
+    /// member); one that is asked to leave leaves and stops. Remoting binds to <paramref name="bindAddress"/>
+    /// (<c>Network__Workers</c>; loopback when not given: closed by default).
     /// </summary>
     public static AkkaConfigurationBuilder WithAiCluster(this AkkaConfigurationBuilder builder, AkkaOptions options, string role, string appVersion,
-        IReadOnlyList<string>? moreRoles = null)
+        IReadOnlyList<string>? moreRoles = null, System.Net.IPAddress? bindAddress = null)
     {
         var port = options.EffectivePort(role);
+        var bindHost = (bindAddress ?? System.Net.IPAddress.Loopback).ToString();
         return builder
-            .WithRemoting(new RemoteOptions { HostName = "0.0.0.0", PublicHostName = options.Hostname, Port = port })
+            .WithRemoting(new RemoteOptions { HostName = bindHost, PublicHostName = options.Hostname, Port = port })
             .WithClustering(new ClusterOptions
             {
                 SeedNodes = [.. options.EffectiveSeedNodes(role)],

@@ -35,6 +35,32 @@ public sealed class MasterProcess : IAsyncDisposable
     /// <param name="broker">null: the master starts its embedded broker on a free port.</param>
     public static async Task<MasterProcess> StartAsync(Mosquitto? broker, int localWorkers, IDictionary<string, string?>? settings = null)
     {
+        var (env, dataDir, http, grpc, mqttPort) = Settings(broker, localWorkers, settings);
+        var akka = int.Parse(env["Akka__Port"]!); // a test may choose it (several masters seeding each other)
+        var process = ChildProcess.StartApp("master", "Master", env);
+        var master = new MasterProcess(process, env, dataDir, http, grpc, mqttPort, akka);
+        try
+        {
+            await master.WaitForWebAsync();
+        }
+        catch
+        {
+            await master.DisposeAsync();
+            throw;
+        }
+        return master;
+    }
+
+    /// <summary>
+    /// A master process that may not start at all (a test of its refusal): the same settings as <see cref="StartAsync"/>,
+    /// without waiting for its web port. The caller disposes it (its journal folder, under the temp folder, stays).
+    /// </summary>
+    public static ChildProcess Launch(IDictionary<string, string?> settings) =>
+        ChildProcess.StartApp("master", "Master", Settings(null, 0, settings).Env);
+
+    private static (Dictionary<string, string?> Env, string DataDir, int Http, int Grpc, int MqttPort) Settings(Mosquitto? broker, int localWorkers,
+        IDictionary<string, string?>? settings)
+    {
         var (http, grpc, akka) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
         var mqttPort = broker?.Port ?? FreePort.Next();
         // Every master of a test journals into its own SQLite file (kept across a restart of that master).
@@ -56,20 +82,7 @@ public sealed class MasterProcess : IAsyncDisposable
             ["GEMINI_API_KEY"] = "",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) env[k] = v;
-
-        akka = int.Parse(env["Akka__Port"]!); // a test may choose it (several masters seeding each other)
-        var process = ChildProcess.StartApp("master", "Master", env);
-        var master = new MasterProcess(process, env, dataDir, http, grpc, mqttPort, akka);
-        try
-        {
-            await master.WaitForWebAsync();
-        }
-        catch
-        {
-            await master.DisposeAsync();
-            throw;
-        }
-        return master;
+        return (env, dataDir, http, grpc, mqttPort);
     }
 
     private Task WaitForWebAsync() =>
