@@ -176,7 +176,9 @@ public sealed class BrokerCredentialsTests : IAsyncLifetime
             ["Mqtt__Username"] = User,
             ["Mqtt__Password"] = Password,
             ["Network__Workers"] = "any", // so a connection can come from a non-loopback address of this machine
+            ["Admin__Token"] = "broker-test-admin-token", // required then (else one is made and printed)
         });
+        _master.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "broker-test-admin-token");
         _worker = _master.StartWorker("cred-worker", new Dictionary<string, string?> { ["Mqtt__Username"] = User, ["Mqtt__Password"] = Password });
         await _master.WaitForWorkersAsync(1);
     }

@@ -44,10 +44,10 @@ public sealed class ClosedDefaultsTests : IAsyncLifetime
             "Akka remoting listening", () => _master.Process.Tail());
 
         var listeners = Listeners.Of(pid);
-        foreach (var port in new[] { _master.HttpPort, _master.GrpcPort, _master.AkkaPort })
+        foreach (var port in new[] { _master.HttpPort, _master.GrpcPort, _master.AkkaPort, _master.MqttPort })
             Assert.Contains(listeners, l => l.Port == port);
-        // Every listener of the process (its local worker's remoting too), except the embedded broker's (issue 14, another change).
-        var open = listeners.Where(l => l.Port != _master.MqttPort && !IPAddress.IsLoopback(l.Address)).ToList();
+        // Every listener of the process: web, gRPC, remoting (its local worker's too), the embedded broker.
+        var open = listeners.Where(l => !IPAddress.IsLoopback(l.Address)).ToList();
         Assert.True(open.Count == 0, $"listening beyond loopback: {string.Join(", ", open)}");
 
         await Poll.UntilAsync(() => _master.Process.Output.Contains("AiSystem master"), TimeSpan.FromSeconds(10), "the start-up line");
