@@ -73,7 +73,7 @@ public sealed class PersistenceTests : IAsyncLifetime
         {
             ["Persistence__Provider"] = "postgresql",
             ["Persistence__ConnectionString"] = _postgres.ConnectionString,
-        }, begin: () => _postgres.StopAsync(), end: () => _postgres.StartAgainAsync(), TimeSpan.FromSeconds(10), refusedWithin: TimeSpan.FromSeconds(30));
+        }, begin: () => _postgres.StopAsync(), end: () => _postgres.StartAgainAsync(), TimeSpan.FromSeconds(15), refusedWithin: TimeSpan.FromSeconds(30));
     }
 
     [Fact]
