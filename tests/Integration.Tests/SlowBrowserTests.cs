@@ -69,7 +69,12 @@ public sealed class SlowBrowserTests(Xunit.Abstractions.ITestOutputHelper output
             $"p99 beside 50 stalled browsers {p99With:F1} ms > 2 x {p99Alone:F1} ms without them ({withStalled.Count} and {alone.Count} answers)\n{Diagnostics()}");
 
         // Nothing was lost for them: once they read again, every answer of theirs arrives.
-        foreach (var stalled in _stalled) await stalled.ReadAnswersAsync(StalledQuestions, TimeSpan.FromSeconds(30));
+        for (var i = 0; i < _stalled.Count; i++)
+        {
+            var got = await _stalled[i].ReadAnswersAsync(StalledQuestions, TimeSpan.FromSeconds(60));
+            Assert.True(got == StalledQuestions,
+                $"stalled browser {i + 1} of {_stalled.Count} got {got} of its {StalledQuestions} answers on reading again\n{Diagnostics()}");
+        }
         Assert.False(_master.Process.HasExited, "the master died");
     }
 
@@ -163,15 +168,22 @@ public sealed class SlowBrowserTests(Xunit.Abstractions.ITestOutputHelper output
             return browser;
         }
 
-        /// <summary>Reads again: every answer it was sent arrives.</summary>
-        public async Task ReadAnswersAsync(int count, TimeSpan timeout)
+        /// <summary>Reads again until <paramref name="count"/> answers have come or <paramref name="timeout"/> passed: how many came.</summary>
+        public async Task<int> ReadAnswersAsync(int count, TimeSpan timeout)
         {
             var seen = new StringBuilder();
             var deadline = Stopwatch.StartNew();
             int Answers() => System.Text.RegularExpressions.Regex.Count(seen.ToString(), "\"target\":\"AiResponse\"");
-            while (Answers() < count && deadline.Elapsed < timeout)
-                seen.Append(await ReceiveAsync(timeout - deadline.Elapsed));
-            Assert.Equal(count, Answers());
+            try
+            {
+                while (Answers() < count && deadline.Elapsed < timeout)
+                    seen.Append(await ReceiveAsync(timeout - deadline.Elapsed));
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+            {
+                // nothing more came in time, or the connection ended: the count says what arrived
+            }
+            return Answers();
         }
 
         private Task SendAsync(string message) =>
