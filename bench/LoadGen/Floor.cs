@@ -110,9 +110,19 @@ public static class Floor
         var factory = new MqttClientFactory();
         using var publisher = factory.CreateMqttClient();
         using var subscriber = factory.CreateMqttClient();
-        var topic = $"bench/floor/{Guid.NewGuid():N}";
+        // The master's broker lets a client without credentials subscribe to its own task topic and the logs only
+        // (issue 14), so the probe rides on upb/logs, recognised by a marker among the master's own log lines.
+        const string topic = "upb/logs";
+        var marker = $"bench-floor-{Guid.NewGuid():N}";
+        var markerBytes = System.Text.Encoding.UTF8.GetBytes(marker);
         TaskCompletionSource? waiting = null;
-        subscriber.ApplicationMessageReceivedAsync += _ => { Volatile.Read(ref waiting)?.TrySetResult(); return Task.CompletedTask; };
+        subscriber.ApplicationMessageReceivedAsync += e =>
+        {
+            var payload = e.ApplicationMessage.Payload;
+            var bytes = payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray();
+            if (bytes.IndexOf(markerBytes) >= 0) Volatile.Read(ref waiting)?.TrySetResult();
+            return Task.CompletedTask;
+        };
         MqttClientOptions Options(string id) => new MqttClientOptionsBuilder().WithTcpServer(host, port).WithClientId(id)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build();
         await subscriber.ConnectAsync(Options($"bench-floor-sub-{Guid.NewGuid():N}"));
@@ -121,7 +131,7 @@ public static class Floor
         await publisher.ConnectAsync(Options($"bench-floor-pub-{Guid.NewGuid():N}"));
         // About the size of a task message: ids, query, grpc endpoint, timestamps.
         var payload = System.Text.Encoding.UTF8.GetBytes(
-            "{\"task_id\":\"0123456789abcdef0123456789abcdef\",\"session_id\":\"0123456789abcdef0123456789abcdef\"," +
+            "{\"marker\":\"" + marker + "\",\"task_id\":\"0123456789abcdef0123456789abcdef\",\"session_id\":\"0123456789abcdef0123456789abcdef\"," +
             "\"query\":\"latency question 1234\",\"api_key\":\"\",\"grpc_endpoint\":\"127.0.0.1:50051\",\"timestamp\":1764270000000}");
         var result = await Measure(count, async _ =>
         {

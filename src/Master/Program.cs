@@ -110,10 +110,9 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = master.DrainTim
 
 var app = builder.Build();
 
-app.UseSecurityHeaders();
+// Headers and the page's files only on the web port: every result a worker sends would otherwise pay for both.
+app.UseWhen(ctx => ctx.Connection.LocalPort != master.GrpcPort, web => web.UseSecurityHeaders());
 app.UseAdminTokenOnMetricsAndDashboard();
-
-// The page's files only on the web port: every result a worker sends would otherwise look for a file first.
 app.UseWhen(ctx => ctx.Connection.LocalPort != master.GrpcPort, web => web.UseDefaultFiles().UseStaticFiles());
 app.MapHub<ChatHub>("/hubs/chat");
 app.MapGrpcService<WorkerCallbackService>(); // answers only on the HTTP/2 port: the web port speaks HTTP/1.1

@@ -77,16 +77,4 @@ public class BrokerAccessPolicyTests
         Assert.Equal(Publish.Refuse, _open.CanPublish("w1", "upb/workers/w2/tasks", Json("{}"), out _));
         Assert.Equal(Publish.Allow, _open.CanPublish("w1", "upb/logs", Json("""{"message":"hi"}"""), out _));
     }
-
-    [Theory]
-    [InlineData(null, "127.0.0.1,::1")]
-    [InlineData("loopback", "127.0.0.1,::1")]
-    [InlineData("10.1.2.3", "10.1.2.3,127.0.0.1")]
-    [InlineData("127.0.0.1", "127.0.0.1")]
-    public void The_broker_listens_where_Network_Workers_says(string? setting, string expected) =>
-        Assert.Equal(expected, string.Join(",", EmbeddedBroker.ListenAddresses(setting).Select(a => a.ToString())));
-
-    [Fact]
-    public void A_bad_Network_Workers_names_the_setting() =>
-        Assert.Contains("Network__Workers", Assert.Throws<InvalidOperationException>(() => EmbeddedBroker.ListenAddresses("everywhere")).Message);
 }

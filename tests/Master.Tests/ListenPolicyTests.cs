@@ -129,6 +129,27 @@ public class ListenPolicyTests
         Assert.Contains("connect-src 'self' ws://example:8888 wss://example:8888;", csp);
         Assert.Contains("frame-ancestors 'none'", csp);
     }
+
+    [Theory]
+    [InlineData("", "127.0.0.1,::1")]
+    [InlineData("loopback", "127.0.0.1,::1")]
+    [InlineData("10.1.2.3", "10.1.2.3,127.0.0.1")]
+    [InlineData("127.0.0.2", "127.0.0.2")]
+    [InlineData("::1", "::1")]
+    public void The_worker_listeners_bind_where_Network_Workers_says(string setting, string expected) =>
+        Assert.Equal(expected, string.Join(",", Decide(workers: setting, mqtt: Credentials).WorkerListenAddresses().Select(a => a.ToString())));
+
+    [Fact]
+    public void Every_interface_for_workers_is_one_dual_mode_listener_where_the_OS_has_IPv6() =>
+        Assert.Equal(System.Net.Sockets.Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any,
+            Assert.Single(Decide(workers: "any", mqtt: Credentials).WorkerListenAddresses()));
+
+    [Fact]
+    public void Anonymous_workers_from_anywhere_are_the_operators_explicit_choice()
+    {
+        Assert.False(Decide(workers: "any", mqtt: Credentials).AllowAnonymousWorkers);
+        Assert.True(Decide(workers: "any", anonymous: true).AllowAnonymousWorkers);
+    }
 }
 
 /// <summary>A browser's key never shows in a log line, whatever prints the message.</summary>

@@ -15,7 +15,8 @@ public static class WebSecurity
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
         $"connect-src 'self' ws://{host} wss://{host}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-    public static void UseSecurityHeaders(this WebApplication app) => app.Use((ctx, next) =>
+    /// <summary>Only where pages are served: the gRPC port's results (the hot path) carry none of this.</summary>
+    public static void UseSecurityHeaders(this IApplicationBuilder app) => app.Use((ctx, next) =>
     {
         var headers = ctx.Response.Headers;
         headers.ContentSecurityPolicy = ContentSecurityPolicy(ctx.Request.Host.Value ?? "localhost");

@@ -1,4 +1,6 @@
+using System.Buffers.Text;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using AiSystem.Messages.Configuration;
 using AiSystem.Messages.Mqtt;
@@ -12,7 +14,7 @@ namespace AiSystem.Master.Configuration;
 /// generated here when none is configured (the console shows a one-time login URL).
 /// </summary>
 public sealed record ListenPolicy(IPAddress WebAddress, IPAddress WorkersAddress, string AdminToken, bool TokenGenerated,
-    IReadOnlyList<string> Errors)
+    bool AllowAnonymousWorkers, IReadOnlyList<string> Errors)
 {
     /// <summary>The web port (page, SignalR, <c>/api</c>, <c>/dashboard</c>, <c>/metrics</c>) answers other machines.</summary>
     public bool WebExposed => !BindAddress.IsLoopback(WebAddress);
@@ -39,12 +41,22 @@ public sealed record ListenPolicy(IPAddress WebAddress, IPAddress WorkersAddress
         var exposed = workersExposed || !BindAddress.IsLoopback(web);
         var generated = exposed && string.IsNullOrEmpty(adminToken);
         var token = generated ? (newToken ?? NewToken)() : adminToken;
-        return new ListenPolicy(web, workers, token, generated, errors);
+        return new ListenPolicy(web, workers, token, generated, security.AllowAnonymousWorkers, errors);
     }
 
     /// <summary>32 random bytes, base64url: the admin token when the operator configured none.</summary>
-    public static string NewToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
-        .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string NewToken() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>
+    /// Where a worker-facing listener binds: loopback is both loopback families; every interface is dual-mode IPv6 where
+    /// the OS has it; one address gets loopback beside it, where the master's own local workers connect.
+    /// </summary>
+    public IReadOnlyList<IPAddress> WorkerListenAddresses() => WorkersAddress switch
+    {
+        var a when BindAddress.IsLoopback(a) => a.Equals(IPAddress.Loopback) ? [IPAddress.Loopback, IPAddress.IPv6Loopback] : [a],
+        var a when a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any) => Socket.OSSupportsIPv6 ? [IPAddress.IPv6Any] : [IPAddress.Any],
+        var a => [a, IPAddress.Loopback],
+    };
 
     /// <summary>The one-time login URL shown on the console, Jupyter-style: the dashboard keeps the token for its tab.</summary>
     public string LoginUrl(string host, int httpPort) =>
@@ -57,5 +69,5 @@ public sealed record ListenPolicy(IPAddress WebAddress, IPAddress WorkersAddress
     /// <summary>How the start-up line writes a bound address.</summary>
     public static string Describe(IPAddress address, int port) =>
         address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) ? $"*:{port} (every interface)"
-        : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]:{port}" : $"{address}:{port}";
+        : address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]:{port}" : $"{address}:{port}";
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using AiSystem.Master.Configuration;
+using AiSystem.Messages.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace AiSystem.Master.Hubs;
@@ -31,7 +32,7 @@ public sealed class ClientLimits(IOptions<LimitsOptions> options, TimeProvider c
 
     private Refusal? Take(IPAddress? address, Kind[] kinds)
     {
-        if (address is null || (IPAddress.IsLoopback(address) && !_limits.LimitLoopback)) return null;
+        if (address is null || (BindAddress.IsLoopback(address) && !_limits.LimitLoopback)) return null;
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
         var now = clock.GetUtcNow();
         if (_windows.Count >= MaxAddresses) Prune(now);

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using AiSystem.Messages;
+using AiSystem.Messages.Configuration;
 
 namespace AiSystem.Master.Mqtt;
 
@@ -30,7 +31,7 @@ public sealed class BrokerAccessPolicy(Topics topics, string? username, string? 
             if (!RequiresCredentials) return Connect.BadCredentials; // nothing to check them against
             return SameSecret(user, username) & SameSecret(pass, password) ? Connect.Accept : Connect.BadCredentials;
         }
-        return allowAnonymousAnywhere || IsLoopback(remote) ? Connect.Accept : Connect.NotAuthorized;
+        return allowAnonymousAnywhere || BindAddress.IsLoopback(remote) ? Connect.Accept : Connect.NotAuthorized;
     }
 
     /// <summary>Only <c>{prefix}/workers/{clientId}/tasks</c> and <c>{prefix}/logs</c>, no wildcards.</summary>
@@ -57,9 +58,6 @@ public sealed class BrokerAccessPolicy(Topics topics, string? username, string? 
 
     private static bool IsValidId(string id) =>
         id.Length is > 0 and <= WireJson.MaxWorkerIdLength && !id.Any(c => c is '/' or '+' or '#' || char.IsControl(c) || char.IsWhiteSpace(c));
-
-    public static bool IsLoopback(IPAddress? address) =>
-        address is not null && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 
     private static bool SameSecret(string? given, string? expected) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given ?? ""), Encoding.UTF8.GetBytes(expected ?? ""));

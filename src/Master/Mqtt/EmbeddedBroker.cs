@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
+using AiSystem.Master.Configuration;
 using AiSystem.Messages.Mqtt;
 using Microsoft.Extensions.Options;
 using MQTTnet;
@@ -16,7 +16,7 @@ namespace AiSystem.Master.Mqtt;
 /// by injecting messages, and it reads the topics it needs as they arrive from workers (<see cref="Observe"/>).
 /// Production uses Mosquitto. Workers are who they say they are (issue 14): see <see cref="BrokerAccessPolicy"/>.
 /// </summary>
-public sealed class EmbeddedBroker(IOptions<MqttOptions> options, IConfiguration configuration, ILogger<EmbeddedBroker> log)
+public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ListenPolicy listen, ILogger<EmbeddedBroker> log)
     : IHostedService, IMqttPublisher, IDisposable
 {
     /// <summary>The master's own publishes (injected, no socket); random, so no client can connect as it.</summary>
@@ -36,11 +36,11 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, IConfiguration
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var mqtt = options.Value;
-        var addresses = ListenAddresses(configuration["Network:Workers"]);
+        var addresses = listen.WorkerListenAddresses();
         var adapter = new SizeLimitedTcpAdapter(addresses, mqtt.Port, mqtt.MaxMessageBytes, log);
         var serverOptions = new MqttServerOptionsBuilder().WithPersistentSessions().Build();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [adapter]);
-        var anywhere = configuration.GetValue("Security:AllowAnonymousWorkers", false);
+        var anywhere = listen.AllowAnonymousWorkers;
         _policy = new BrokerAccessPolicy(mqtt.Topics, mqtt.Username, mqtt.Password, allowAnonymousAnywhere: anywhere);
         _server.ValidatingConnectionAsync += OnConnecting;
         _server.InterceptingSubscriptionAsync += OnSubscribing;
@@ -51,18 +51,6 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, IConfiguration
             string.Join(", ", addresses.Select(a => a.ToString())), mqtt.Port, _policy.RequiresCredentials ? "configured" : "not configured",
             anywhere ? "from anywhere" : "from loopback only", mqtt.MaxMessageBytes);
     }
-
-    /// <summary>
-    /// <c>Network__Workers</c>: <c>loopback</c> (default), <c>any</c>, or one IP address (plus loopback, where the
-    /// master's own local workers connect).
-    /// </summary>
-    public static IReadOnlyList<IPAddress> ListenAddresses(string? setting) => (setting ?? "").Trim().ToLowerInvariant() switch
-    {
-        "" or "loopback" or "localhost" => [IPAddress.Loopback, IPAddress.IPv6Loopback],
-        "any" or "*" => Socket.OSSupportsIPv6 ? [IPAddress.IPv6Any] : [IPAddress.Any],
-        var ip when IPAddress.TryParse(ip, out var address) => IPAddress.IsLoopback(address) ? [address] : [address, IPAddress.Loopback],
-        var other => throw new InvalidOperationException($"Network__Workers must be loopback, any or an IP address, got '{other}'."),
-    };
 
     private Task OnConnecting(ValidatingConnectionEventArgs e)
     {

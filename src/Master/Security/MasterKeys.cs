@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
@@ -33,7 +34,7 @@ public sealed class MasterKeys
     public static MasterKeys Random() => new(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The token that proves ownership of <paramref name="sessionId"/> (43 characters, base64url).</summary>
-    public string ResumeToken(string sessionId) => Base64Url(HMACSHA256.HashData(_resume, Encoding.UTF8.GetBytes(sessionId)));
+    public string ResumeToken(string sessionId) => Base64Url.EncodeToString(HMACSHA256.HashData(_resume, Encoding.UTF8.GetBytes(sessionId)));
 
     public bool IsResumeToken(string sessionId, string? token) =>
         !string.IsNullOrEmpty(token) && FixedEquals(ResumeToken(sessionId), token);
@@ -54,8 +55,6 @@ public sealed class MasterKeys
 
     private static bool FixedEquals(string expected, string given) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(given));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
 
 /// <summary>

@@ -41,8 +41,9 @@ public static class BindAddress
         return null;
     }
 
-    /// <summary>Loopback only: 127.0.0.0/8 or ::1.</summary>
-    public static bool IsLoopback(IPAddress address) => IPAddress.IsLoopback(address);
+    /// <summary>Loopback only: 127.0.0.0/8 or ::1, also when written IPv4-mapped (<c>::ffff:127.0.0.1</c>, as a dual-mode socket reports it).</summary>
+    public static bool IsLoopback(IPAddress? address) =>
+        address is not null && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 
     /// <summary>How Akka remoting writes it as its bind host name.</summary>
     public static string HostName(IPAddress address) => address.ToString();
