@@ -119,7 +119,7 @@ public static class Floor
         subscriber.ApplicationMessageReceivedAsync += e =>
         {
             var payload = e.ApplicationMessage.Payload;
-            var bytes = payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray();
+            ReadOnlySpan<byte> bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
             if (bytes.IndexOf(markerBytes) >= 0) Volatile.Read(ref waiting)?.TrySetResult();
             return Task.CompletedTask;
         };
