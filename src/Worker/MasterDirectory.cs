@@ -12,6 +12,9 @@ public sealed record MasterEndpoints(IReadOnlyList<string> Reachable, IReadOnlyS
 {
     public static readonly MasterEndpoints None = new([], new HashSet<string>());
 
+    /// <summary>Every master of the cluster, whatever its state (joining, up, leaving, unreachable): who may send tasks.</summary>
+    public IReadOnlySet<string> Members { get; init; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>
     /// Where attempt <paramref name="attempt"/> (1, 2, …) of a result goes whose task came from
     /// <paramref name="endpoint"/>'s master. The first always goes there. Later ones go only to other masters while the
@@ -58,6 +61,30 @@ internal sealed class ClusterMasterDirectory(IServiceProvider services) : IMaste
             .Where(e => !unreachable.Contains(e))
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .ToList();
-        return new MasterEndpoints(reachable, unreachable);
+        var members = state.Members.Concat(state.Unreachable)
+            .Select(ClusterRoles.GrpcEndpointOf).OfType<string>()
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return new MasterEndpoints(reachable, unreachable) { Members = members };
+    }
+}
+
+/// <summary>
+/// Tasks cannot send a worker's answers just anywhere (issue 14): a task's <c>grpc_endpoint</c> must be a master this
+/// worker knows, from the cluster (each master announces its endpoint) or from <c>Worker__MasterEndpoints</c>. A worker
+/// that knows no master at all (outside any cluster, nothing configured) has nothing to check against and takes the
+/// task; the broker's access rules are then the only guard, as for the original workers.
+/// </summary>
+public sealed class TaskOrigin(IMasterDirectory masters, IReadOnlyCollection<string> configured)
+{
+    private readonly HashSet<string> _configured = new(configured.Select(e => e.Trim()).Where(e => e.Length > 0), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Null when the worker may send the task's result to <paramref name="grpcEndpoint"/>, else why not.</summary>
+    public string? Refusal(string grpcEndpoint)
+    {
+        if (_configured.Contains(grpcEndpoint)) return null;
+        var cluster = masters.Current().Members;
+        if (cluster.Contains(grpcEndpoint)) return null;
+        if (_configured.Count == 0 && cluster.Count == 0) return null;
+        return $"its grpc_endpoint {grpcEndpoint} is none of the masters this worker knows ({string.Join(", ", _configured.Concat(cluster).Distinct(StringComparer.OrdinalIgnoreCase).Order())})";
     }
 }

@@ -35,6 +35,7 @@ public static class WorkerHosting
         services.AddSingleton(sp => new ModelSelector(settings.Llm, settings.Gemini,
             sp.GetRequiredService<IHttpClientFactory>().CreateClient("gemini"), settings.Worker.SimulatedDelay));
         services.AddSingleton<IMasterDirectory, ClusterMasterDirectory>();
+        services.AddSingleton(sp => new TaskOrigin(sp.GetRequiredService<IMasterDirectory>(), settings.Worker.MasterEndpointList));
         services.AddSingleton<IResultSender>(sp => new GrpcResultSender(sp.GetRequiredService<ILogger<GrpcResultSender>>(),
             masters: sp.GetRequiredService<IMasterDirectory>()));
         services.AddSingleton(sp => new TaskRunner(settings.Worker.EffectiveId, sp.GetRequiredService<ModelSelector>(),

@@ -31,11 +31,13 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
     private bool _statusDue;
 
     private readonly IServiceProvider _services;
+    private readonly TaskOrigin _origin;
 
     public WorkerMqttBridge(WorkerSettings settings, IRequiredActor<WorkerActor> worker, MqttLogSink logSink,
-        IServiceProvider services, ILogger<WorkerMqttBridge> log)
+        IServiceProvider services, TaskOrigin origin, ILogger<WorkerMqttBridge> log)
     {
         _services = services;
+        _origin = origin;
         _settings = settings;
         _workerId = settings.Worker.EffectiveId;
         _topics = settings.Mqtt.Topics;
@@ -182,6 +184,11 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
         if (task.WorkerId != _workerId)
         {
             _log.LogWarning("Dropped task {TaskId} addressed to worker {Other}, not to this worker", task.TaskId, task.WorkerId);
+            return Task.CompletedTask;
+        }
+        if (_origin.Refusal(task.GrpcEndpoint) is { } refusal)
+        {
+            _log.LogWarning("Dropped task {TaskId}: {Reason}", task.TaskId, refusal);
             return Task.CompletedTask;
         }
         _worker.ActorRef.Tell(task);

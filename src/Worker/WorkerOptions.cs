@@ -24,6 +24,14 @@ public sealed class WorkerOptions
     /// the current cluster. The Swarm stack sets it.
     /// </summary>
     public TimeSpan ExitWithoutMasterAfter { get; set; }
+    /// <summary>
+    /// Comma-separated <c>host:port</c> gRPC endpoints of masters that may send tasks, besides the masters of the cluster
+    /// (each announces its own). A task naming any other endpoint is dropped: its answer would go to a stranger.
+    /// </summary>
+    public string MasterEndpoints { get; set; } = "";
+
+    public IReadOnlyList<string> MasterEndpointList =>
+        MasterEndpoints.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public string EffectiveId => string.IsNullOrWhiteSpace(Id) ? _generatedId : Id;
     private readonly string _generatedId = $"csharp-worker-{Guid.NewGuid().ToString("N")[..8]}";

@@ -37,3 +37,34 @@ public class MasterEndpointsTests
         Assert.Equal(["a:1", "b:1", "a:1", "b:1"], Attempts(Masters(["b:1"]), "a:1", 4));
     }
 }
+
+/// <summary>A task's answer goes only to a master this worker knows (issue 14).</summary>
+public class TaskOriginTests
+{
+    private sealed class Directory(params string[] members) : IMasterDirectory
+    {
+        public MasterEndpoints Current() => MasterEndpoints.None with { Members = new HashSet<string>(members, StringComparer.OrdinalIgnoreCase) };
+    }
+
+    [Fact]
+    public void A_task_of_a_master_of_the_cluster_is_taken_whatever_that_masters_state() =>
+        Assert.Null(new TaskOrigin(new Directory("master-a:50051", "master-b:50051"), []).Refusal("MASTER-B:50051"));
+
+    [Fact]
+    public void A_task_naming_a_stranger_is_refused_with_the_endpoints_the_worker_knows()
+    {
+        var refusal = new TaskOrigin(new Directory("master-a:50051"), ["10.0.0.9:50051"]).Refusal("evil.example:443");
+        Assert.NotNull(refusal);
+        Assert.Contains("evil.example:443", refusal);
+        Assert.Contains("master-a:50051", refusal);
+        Assert.Contains("10.0.0.9:50051", refusal);
+    }
+
+    [Fact]
+    public void A_configured_master_outside_the_cluster_is_taken() =>
+        Assert.Null(new TaskOrigin(new Directory(), ["10.0.0.9:50051"]).Refusal("10.0.0.9:50051"));
+
+    [Fact]
+    public void A_worker_that_knows_no_master_has_nothing_to_check_against() =>
+        Assert.Null(new TaskOrigin(new Directory(), []).Refusal("anywhere:1"));
+}
