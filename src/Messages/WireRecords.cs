@@ -25,6 +25,11 @@ public sealed record WorkerRegistration
     public string? Host { get; init; }
     public string? ClusterAddress { get; init; }
     public string? Provider { get; init; }
+    /// <summary>
+    /// Extra: the worker fetches a user's API key from the master (gRPC <c>FetchKey</c>, proven by the assignment's
+    /// alias) instead of reading it from the task, so the key never travels on the broker.
+    /// </summary>
+    public bool? FetchesKeys { get; init; }
 }
 
 /// <summary><c>upb/workers/status</c>: on every state change, and the worker's MQTT last will (<c>offline</c>).</summary>
@@ -66,6 +71,11 @@ public sealed record TaskMessage
     public int? Attempt { get; init; }
     public long? Deadline { get; init; }
     public string? Model { get; init; }
+    /// <summary>
+    /// Extra, only to workers that registered <c>fetches_keys</c>: the user gave a key, which the master holds back
+    /// (<c>api_key</c> is then empty); the worker gets it with gRPC <c>FetchKey</c>.
+    /// </summary>
+    public bool? ApiKeyHeld { get; init; }
 
     /// <summary>Never print the key, whatever calls ToString.</summary>
     public override string ToString() =>

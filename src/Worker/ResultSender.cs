@@ -13,7 +13,17 @@ public interface IResultSender
 
     /// <summary>Where one task's answer streams while the model writes it. Without streaming: only the result, with <see cref="SendAsync"/>.</summary>
     IAnswerStream OpenStream(TaskMessage task, string workerId) => new UnstreamedAnswer(this, task.GrpcEndpoint);
+
+    /// <summary>
+    /// The user's key of a task whose message said <c>api_key_held</c>, from the master that sent it (gRPC
+    /// <c>FetchKey</c>, proven by the task's alias). Throws <see cref="KeyFetchException"/> with a reason when there is none.
+    /// </summary>
+    Task<string> FetchKeyAsync(TaskMessage task, string workerId, CancellationToken cancellationToken) =>
+        throw new KeyFetchException("this worker cannot fetch keys from its master");
 }
+
+/// <summary>The master gave no key for the task: the reason is for the log, never the key.</summary>
+public sealed class KeyFetchException(string reason, Exception? inner = null) : Exception(reason, inner);
 
 /// <summary>One task's answer on its way to the master: text as it comes (best effort), then the result (reliably).</summary>
 public interface IAnswerStream : IAsyncDisposable
@@ -137,6 +147,30 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
 
     private static bool IsTransient(StatusCode code) =>
         code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.ResourceExhausted or StatusCode.Unknown;
+
+    public async Task<string> FetchKeyAsync(TaskMessage task, string workerId, CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(200);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var reply = await Client(task.GrpcEndpoint).FetchKeyAsync(
+                    new KeyRequest { TaskId = task.TaskId ?? "", WorkerId = workerId, SessionId = task.SessionId },
+                    deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: cancellationToken);
+                return reply.Found && reply.ApiKey.Length > 0 ? reply.ApiKey : throw new KeyFetchException(reply.Message);
+            }
+            catch (RpcException e) when (IsTransient(e.StatusCode) && attempt < 5 && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(backoff, cancellationToken);
+                backoff *= 2;
+            }
+            catch (RpcException e)
+            {
+                throw new KeyFetchException($"{task.GrpcEndpoint} answered {e.StatusCode}", e);
+            }
+        }
+    }
 
     // One channel per master. A streamed answer holds its HTTP/2 stream for as long as the model writes, and a server
     // allows only so many streams per connection (Kestrel: 100 by default), so the channel opens more connections

@@ -32,7 +32,9 @@ public sealed partial class TaskRunner(string workerId, ModelSelector models, IR
         var stream = sender.OpenStream(task, workerId);
         try
         {
-            var choice = models.Choose(task.ApiKey, task.Model);
+            // The user's key stays off the broker: a task that says so has it fetched from its master.
+            var key = task.ApiKeyHeld == true ? await sender.FetchKeyAsync(task, workerId, cancellationToken) : task.ApiKey;
+            var choice = models.Choose(key, task.Model);
             provider = choice.Provider;
             answer = await AskWithRetriesAsync(choice, task, deadline, stream, cancellationToken);
             if (string.IsNullOrWhiteSpace(answer))
@@ -43,6 +45,11 @@ public sealed partial class TaskRunner(string workerId, ModelSelector models, IR
             error = e.UserMessage;
             permanent = !e.Retryable;
             log.LogWarning("Task {TaskId}: model call failed ({Kind}{Detail})", task.TaskId, e.Kind, e.Detail is null ? "" : ": " + e.Detail);
+        }
+        catch (KeyFetchException e)
+        {
+            error = "The worker could not get your API key from the master, so it did not ask the model. Please send the question again.";
+            log.LogWarning("Task {TaskId}: no key from the master: {Reason}", task.TaskId, e.Message);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

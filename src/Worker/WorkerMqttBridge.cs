@@ -152,6 +152,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
             Provider = _settings.Llm.Provider == "auto"
                 ? (string.IsNullOrEmpty(_settings.Gemini.ApiKey) ? "auto (simulated without a key)" : "gemini")
                 : _settings.Llm.Provider,
+            FetchesKeys = true, // a user's key is fetched from the master (FetchKey), never read off the broker
         };
         await _connection.PublishAsync(_topics.Register, WireJson.Serialize(registration), MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
         int active;

@@ -71,4 +71,4 @@ public sealed record DispatcherPaused(TimeSpan Lost) : DispatchEvent;
 
 /// <summary>What a registration says about a worker, beyond its id and capacity.</summary>
 public sealed record WorkerDescription(string Language = "", string Host = "", string Version = "", string Provider = "",
-    string? ClusterAddress = null, TimeSpan? HeartbeatInterval = null);
+    string? ClusterAddress = null, TimeSpan? HeartbeatInterval = null, bool FetchesKeys = false);

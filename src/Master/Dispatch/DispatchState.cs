@@ -346,6 +346,13 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
             : null;
 
     /// <summary>
+    /// The user's API key of a task, for the worker it is assigned to and only with its assignment's alias: the key
+    /// fetch of workers that never read keys off the broker. Null otherwise (the task is gone, moved or not theirs).
+    /// </summary>
+    public string? KeyFor(string taskId, string workerId, string sessionAlias) =>
+        StreamingTask(taskId, workerId, attempt: 0, sessionAlias) is { ApiKey: { Length: > 0 } key } ? key : null;
+
+    /// <summary>
     /// Queued tasks whose position changed since it was last reported. Far back in a long queue only changes of a
     /// tenth or more count: nobody needs to hear that position 4,312 became 4,311.
     /// </summary>

@@ -143,9 +143,14 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
             var r = m.Registration;
             var description = new WorkerDescription(r.Language ?? "", r.Host ?? "", r.Version ?? "", r.Provider ?? "",
                 string.IsNullOrEmpty(r.ClusterAddress) ? null : r.ClusterAddress,
-                r.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(r.HeartbeatIntervalMs.Value) : null);
+                r.HeartbeatIntervalMs is > 0 ? TimeSpan.FromMilliseconds(r.HeartbeatIntervalMs.Value) : null,
+                FetchesKeys: r.FetchesKeys == true);
             Carry(_state.Register(r.WorkerId, r.Capacity, description));
         });
+
+        Command<FetchTaskKey>(m => Sender.Tell(_state.KeyFor(m.TaskId, m.WorkerId, m.SessionAlias) is { } key
+            ? new TaskKey(key, "")
+            : new TaskKey("", "No key for this task here: it is not assigned to this worker any more, or it has no key of its own.")));
 
         Command<ReportWorkerStatus>(m =>
         {
@@ -400,12 +405,15 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
 
     private void Publish(DispatchTask task)
     {
+        // A worker that fetches keys never finds the user's key on the broker: it asks for it, proving the assignment.
+        var held = task.ApiKey.Length > 0 && _state.Workers.Find(task.WorkerId!)?.Description.FetchesKeys == true;
         var message = new TaskMessage
         {
             WorkerId = task.WorkerId!,
             SessionId = _state.AliasOf(task), // the real session id never travels on the broker
             Query = task.Query!,
-            ApiKey = task.ApiKey,
+            ApiKey = held ? "" : task.ApiKey,
+            ApiKeyHeld = held ? true : null,
             GrpcEndpoint = _grpcEndpoint,
             Timestamp = task.AskedAt,
             TaskId = task.TaskId,

@@ -48,6 +48,18 @@ public sealed record WorkerResult(string WorkerId, string TaskId, string Session
 /// that worker (and attempt, when the worker said which).
 /// </summary>
 /// <param name="SessionId">The assignment's session alias, as the worker echoed it: text without it is dropped.</param>
+/// <summary>
+/// From the gRPC edge: the user's key of a task, for its worker (<c>FetchKey</c>), proven by the assignment's alias.
+/// Answered with <see cref="TaskKey"/>.
+/// </summary>
+public sealed record FetchTaskKey(string TaskId, string WorkerId, string SessionAlias) : IClusterMessage;
+
+/// <summary>The key, or empty with <paramref name="Error"/> saying why not. Never printed.</summary>
+public sealed record TaskKey(string ApiKey, string Error) : IClusterMessage
+{
+    public override string ToString() => $"TaskKey {{ found = {ApiKey.Length > 0}, error = {Error} }}";
+}
+
 public sealed record StreamTaskText(string TaskId, string WorkerId, string SessionId, int Attempt, int Offset, string Text) : IClusterMessage;
 
 /// <summary>From the MQTT edge (of any master).</summary>

@@ -19,6 +19,29 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
         DeliverAsync(request, context.CancellationToken);
 
     /// <summary>
+    /// A user's key for the worker its task is assigned to, proven by the assignment's alias (the dispatcher checks
+    /// both): the key then never travels on the broker. Anything else gets <c>found = false</c> and why.
+    /// </summary>
+    public override async Task<KeyReply> FetchKey(KeyRequest request, ServerCallContext context)
+    {
+        if (string.IsNullOrEmpty(request.TaskId) || string.IsNullOrEmpty(request.WorkerId) || string.IsNullOrEmpty(request.SessionId))
+            throw Invalid("FetchKey needs task_id, worker_id and session_id (the task message's).");
+        if (request.TaskId.Length > ResultLimits.MaxIdChars || request.WorkerId.Length > ResultLimits.MaxIdChars
+            || request.SessionId.Length > ResultLimits.MaxIdChars)
+            throw Invalid($"FetchKey's ids have at most {ResultLimits.MaxIdChars} characters each.");
+        try
+        {
+            var key = await dispatcher.ActorRef.Ask<TaskKey>(new FetchTaskKey(request.TaskId, request.WorkerId, request.SessionId),
+                AskTimeout, context.CancellationToken);
+            return key.ApiKey.Length > 0 ? new KeyReply { Found = true, ApiKey = key.ApiKey } : new KeyReply { Found = false, Message = key.Error };
+        }
+        catch (AskTimeoutException)
+        {
+            throw new RpcException(new global::Grpc.Core.Status(StatusCode.Unavailable, "The dispatcher did not answer in time; ask again."));
+        }
+    }
+
+    /// <summary>
     /// Text chunks go on as coalesced <see cref="StreamTaskText"/> (best effort); the result on the last chunk takes
     /// exactly the path of <see cref="SendResult"/>.
     /// </summary>

@@ -54,6 +54,8 @@ public static class Manifests
         new(typeof(OutcomeStored), "dispatcher.outcome-stored", Json.OutcomeStored),
         new(typeof(CompleteTask), "dispatcher.complete-task", Json.CompleteTask),
         new(typeof(StreamTaskText), "dispatcher.stream-task-text", Json.StreamTaskText),
+        new(typeof(FetchTaskKey), "dispatcher.fetch-task-key", Json.FetchTaskKey),
+        new(typeof(TaskKey), "dispatcher.task-key", Json.TaskKey),
         new(typeof(RegisterWorker), "dispatcher.register-worker", Json.RegisterWorker),
         new(typeof(ReportWorkerStatus), "dispatcher.report-worker-status", Json.ReportWorkerStatus),
         new(typeof(ReportWorkerHeartbeat), "dispatcher.report-worker-heartbeat", Json.ReportWorkerHeartbeat),
@@ -112,6 +114,8 @@ public static class Manifests
 [JsonSerializable(typeof(OpenTasksListed))]
 [JsonSerializable(typeof(OutcomeStored))]
 [JsonSerializable(typeof(CompleteTask))]
+[JsonSerializable(typeof(FetchTaskKey))]
+[JsonSerializable(typeof(TaskKey))]
 [JsonSerializable(typeof(StreamTaskText))]
 [JsonSerializable(typeof(RegisterWorker))]
 [JsonSerializable(typeof(ReportWorkerStatus))]
