@@ -35,7 +35,7 @@ public static class WebTlsCheck
         using (var system = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
         {
             var answer = await TryAsync(async () => (HttpStatusCode?)(await system.GetAsync($"{https}/")).StatusCode);
-            v.Expect(answer.Value is null && answer.Error?.Contains("SSL", StringComparison.OrdinalIgnoreCase) == true,
+            v.Expect(answer.Value is null && answer.Error?.Contains("certificate", StringComparison.OrdinalIgnoreCase) == true,
                 "a client trusting only the system's CAs refuses the certificate", answer.Value is { } code ? $"it answered {(int)code}" : answer.Error);
         }
         return v.ExitCode;
