@@ -7,16 +7,25 @@
 # Secrets (never in an image, the stack file or the repository):
 #   <stack>_gemini_api_key     from $GEMINI_API_KEY, or the file $GEMINI_API_KEY_FILE; without one the workers use
 #                              the simulated model (people can still give their own key on the page)
-#   <stack>_mqtt_password      from $MQTT_PASSWORD, else generated
+#   <stack>_mqtt_master_password  the broker's master role, from $MQTT_MASTER_PASSWORD, else generated
+#   <stack>_mqtt_worker_password  the broker's worker role (for workers elsewhere too), from $MQTT_WORKER_PASSWORD, else generated
 #   <stack>_admin_token        from $ADMIN_TOKEN, else generated (aictl and /api need it)
 #   <stack>_postgres_password  from $POSTGRES_PASSWORD, else generated
+#   <stack>_tls_cert, <stack>_tls_key, <stack>_tls_ca
+#                              the certificate (PEM) of every service (HTTPS on the web and gRPC ports, MQTT over TLS,
+#                              Akka remoting's mutual TLS), its key, and the CA it is signed by: from $TLS_CERT_FILE,
+#                              $TLS_KEY_FILE and $TLS_CA_FILE (all three; the certificate must name the host browsers
+#                              use, plus master and mosquitto), else a CA and a certificate made here with openssl (names:
+#                              master, mosquitto, localhost, 127.0.0.1, this machine, and $TLS_HOSTNAMES, comma-separated).
+#                              Browsers, aictl (--ca-file / AICTL_CA_FILE) and remote workers (Mqtt__CaFile, Tls__CaFile)
+#                              trust $SECRETS_DIR/tls/ca.crt; the CA's key stays in $SECRETS_DIR/tls and is never a secret.
 # Generated values are kept in $SECRETS_DIR (default deploy/swarm/.secrets, mode 700, not in git) so that
-# monitor.sh and aictl can use the admin token. A secret cannot change while the stack uses it: to change one,
+# monitor.sh and aictl can use the admin token and the CA. A secret cannot change while the stack uses it: to change one,
 # run stop.sh, `docker secret rm <stack>_<name>`, then deploy.sh again.
 #
 # Environment (defaults in brackets):
 #   STACK [aisystem]  TAG [the last build.sh's, else latest]  REGISTRY [none: images are local to this node]
-#   WEB_PORT [8888]   MQTT_PORT [1883]   WORKERS [2]   WORKER_CAPACITY [2]   WORKER_SIMULATED_DELAY [00:00:03]
+#   WEB_PORT [8888] (HTTPS)   MQTT_PORT [8883] (MQTT over TLS)   WORKERS [2]   WORKER_CAPACITY [2]   WORKER_SIMULATED_DELAY [00:00:03]
 #   GEMINI_MODEL [gemini-2.5-flash]   TASK_TIMEOUT [00:02:00]   MASTER_DRAIN_TIMEOUT [00:00:40]
 #   WAIT [300]  seconds to wait for the services to be up (0: do not wait)
 source "$(dirname "$0")/lib.sh"
@@ -53,12 +62,34 @@ if ! secret_exists gemini_api_key; then
     say "no GEMINI_API_KEY given: workers use the simulated model unless a question carries its own key"
   fi
 fi
-for name in mqtt_password admin_token postgres_password; do
+for name in mqtt_master_password mqtt_worker_password admin_token postgres_password; do
   secret_exists "$name" && continue
   var="$(echo "$name" | tr '[:lower:]' '[:upper:]')"
   if [ -n "${!var:-}" ]; then (umask 077; printf '%s' "${!var}" > "$SECRETS_DIR/$name"); fi
   generated "$name" | create_secret "$name"
 done
+
+# TLS: the operator's certificate, or a CA and a certificate made here (once; kept in $TLS_DIR for the next deploy).
+if ! secret_exists tls_cert || ! secret_exists tls_key || ! secret_exists tls_ca; then
+  if [ -n "${TLS_CERT_FILE:-}${TLS_KEY_FILE:-}${TLS_CA_FILE:-}" ]; then
+    for var in TLS_CERT_FILE TLS_KEY_FILE TLS_CA_FILE; do
+      [ -n "${!var:-}" ] || die "$var is not set: give TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE together (or none, for a self-signed CA)"
+      [ -s "${!var}" ] || die "$var=${!var} is missing or empty"
+    done
+    openssl verify -CAfile "$TLS_CA_FILE" "$TLS_CERT_FILE" >/dev/null 2>&1 ||
+      die "TLS_CERT_FILE=$TLS_CERT_FILE is not signed by TLS_CA_FILE=$TLS_CA_FILE (openssl verify -CAfile ... fails)"
+    mkdir -p "$TLS_DIR"; chmod 700 "$TLS_DIR"
+    cp "$TLS_CA_FILE" "$TLS_DIR/ca.crt"; cp "$TLS_CERT_FILE" "$TLS_DIR/tls.crt"; (umask 077; cp "$TLS_KEY_FILE" "$TLS_DIR/tls.key")
+    say "TLS: the certificate $TLS_CERT_FILE, signed by $TLS_CA_FILE"
+  elif [ ! -s "$TLS_DIR/tls.crt" ] || [ ! -s "$TLS_DIR/tls.key" ] || [ ! -s "$TLS_DIR/ca.crt" ]; then
+    command -v openssl >/dev/null || die "openssl is needed to make the stack's certificate (or give TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE)"
+    make_stack_certificate
+    say "TLS: made a CA ($TLS_DIR/ca.crt: give it to browsers, aictl and remote workers) and the stack's certificate"
+  fi
+  for pair in tls_cert:tls.crt tls_key:tls.key tls_ca:ca.crt; do
+    secret_exists "${pair%%:*}" || create_secret "${pair%%:*}" < "$TLS_DIR/${pair#*:}"
+  done
+fi
 
 say "deploying stack $STACK (master $MASTER_TAG, worker $WORKER_TAG, mosquitto $MOSQUITTO_TAG, postgres $POSTGRES_TAG)"
 resolve=never; [ -n "$REGISTRY" ] && resolve=always
@@ -76,4 +107,5 @@ for service in "${SERVICES[@]}"; do
   done
 done
 docker stack services "$STACK" --format 'table {{.Name}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}'
-say "chat: http://<this node>:$WEB_PORT   dashboard: http://<this node>:$WEB_PORT/dashboard   monitor: deploy/swarm/monitor.sh"
+say "chat: https://<this node>:$WEB_PORT   dashboard: https://<this node>:$WEB_PORT/dashboard   monitor: deploy/swarm/monitor.sh"
+say "the stack's CA (for browsers, aictl --ca-file and remote workers): $TLS_DIR/ca.crt"

@@ -16,7 +16,12 @@ REGISTRY="${REGISTRY:-}"
 IMAGE_PREFIX="${REGISTRY:+$REGISTRY/}aisystem"
 SECRETS_DIR="${SECRETS_DIR:-$SWARM_DIR/.secrets}"
 WEB_PORT="${WEB_PORT:-8888}"
+# The stack's TLS files on this machine: the CA certificate (for browsers, aictl, curl) and, when deploy.sh made
+# them, the CA's key and the stack's certificate. Not in git.
+TLS_DIR="$SECRETS_DIR/tls"
 SERVICES=(mosquitto postgres master worker)
+# Every Docker secret of the stack (named <stack>_<name>).
+SECRETS=(gemini_api_key mqtt_master_password mqtt_worker_password admin_token postgres_password tls_cert tls_key tls_ca)
 export STACK TAG REGISTRY IMAGE_PREFIX WEB_PORT
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
@@ -45,6 +50,30 @@ admin_token() {
   if [ -n "${ADMIN_TOKEN:-}" ]; then printf '%s' "$ADMIN_TOKEN"
   elif [ -s "$SECRETS_DIR/admin_token" ]; then cat "$SECRETS_DIR/admin_token"
   fi
+}
+
+# Makes a CA and one certificate for the stack's services, signed by it, in $TLS_DIR (ca.crt, ca.key, tls.crt,
+# tls.key). Names: master, mosquitto, localhost, 127.0.0.1, this machine's name, and $TLS_HOSTNAMES (comma-separated
+# names or IP addresses by which browsers and remote workers reach this node). ECDSA P-256; the certificate serves
+# both as a server's and as an Akka node's (client) certificate.
+make_stack_certificate() {
+  local san="DNS:master,DNS:mosquitto,DNS:localhost,IP:127.0.0.1,DNS:$(hostname)" name
+  for name in $(echo "${TLS_HOSTNAMES:-}" | tr ',' ' '); do
+    if [[ "$name" =~ ^[0-9.]+$ || "$name" == *:* ]]; then san="$san,IP:$name"; else san="$san,DNS:$name"; fi
+  done
+  mkdir -p "$TLS_DIR"; chmod 700 "$TLS_DIR"
+  (
+    umask 077; cd "$TLS_DIR"
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 -days 3650 \
+      -subj "/CN=AiSystem $STACK stack CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 \
+      -subj "/CN=aisystem-$STACK" -keyout tls.key -out tls.csr 2>/dev/null
+    printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" > tls.ext
+    openssl x509 -req -sha256 -days 825 -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile tls.ext -out tls.crt 2>/dev/null
+    rm -f tls.csr tls.ext ca.srl
+    chmod 644 ca.crt
+  ) || die "openssl could not make the stack's certificate"
 }
 
 # Runs aictl: $AICTL if set, else the copy build.sh published, else `dotnet run` from the source.

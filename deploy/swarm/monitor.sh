@@ -4,7 +4,8 @@
 # Watches the stack: its services and replicas, then the cluster and the workers as the master sees them (aictl
 # cluster show and aictl workers, through the published web port with the admin token), refreshed every S seconds
 # [5]. --once prints one view and exits (non-zero when the master cannot be reached). Ctrl+C stops.
-# Environment: STACK [aisystem], WEB_PORT [8888], MASTER_URL [http://127.0.0.1:$WEB_PORT], ADMIN_TOKEN [the
+# Environment: STACK [aisystem], WEB_PORT [8888], MASTER_URL [https://localhost:$WEB_PORT], AICTL_CA_FILE [the
+# stack's CA, $SECRETS_DIR/tls/ca.crt], ADMIN_TOKEN [the
 # generated one in $SECRETS_DIR], AICTL [a command to run aictl; default: the copy build.sh published].
 source "$(dirname "$0")/lib.sh"
 if wants_help "$@"; then usage; exit 0; fi
@@ -18,7 +19,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 need_swarm
-master="${MASTER_URL:-http://127.0.0.1:$WEB_PORT}"
+master="${MASTER_URL:-https://localhost:$WEB_PORT}"
+# The master serves HTTPS with the stack's certificate: aictl checks it against the stack's CA.
+[ -z "${AICTL_CA_FILE:-}" ] && [ -s "$TLS_DIR/ca.crt" ] && export AICTL_CA_FILE="$TLS_DIR/ca.crt"
 # The token goes to aictl through its environment (AICTL_TOKEN), never its argv: ps shows every process's arguments.
 token="$(admin_token)"
 [ -n "$token" ] && export AICTL_TOKEN="$token"

@@ -3,8 +3,8 @@
 #
 # Removes the stack and waits until its containers and network are gone. Masters and workers drain first (questions
 # in flight are answered; queued ones stay in the journal for the next deploy).
-#   --purge   also delete the stack's data and secrets: the journal and broker volumes, the Docker secrets, and the
-#             generated values in $SECRETS_DIR. The next deploy starts empty.
+#   --purge   also delete the stack's data and secrets: the journal volume, the Docker secrets, and the generated
+#             values in $SECRETS_DIR (passwords, the CA and the certificate). The next deploy starts empty.
 # Environment: STACK [aisystem], WAIT [120] seconds to wait for the containers to stop.
 source "$(dirname "$0")/lib.sh"
 if wants_help "$@"; then usage; exit 0; fi
@@ -27,9 +27,11 @@ done
 say "stack $STACK stopped"
 
 if $purge; then
-  for name in gemini_api_key mqtt_password admin_token postgres_password; do
+  # mqtt_password: the single broker user of earlier versions.
+  for name in "${SECRETS[@]}" mqtt_password; do
     docker secret rm "${STACK}_$name" >/dev/null 2>&1 && say "secret ${STACK}_$name removed" || true
   done
+  # mosquitto-data: the broker's volume of earlier versions (it persisted queued tasks; now nothing is written).
   for volume in mosquitto-data postgres-data; do
     docker volume rm "${STACK}_$volume" >/dev/null 2>&1 && say "volume ${STACK}_$volume removed" || true
   done

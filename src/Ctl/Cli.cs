@@ -235,10 +235,11 @@ public static class Cli
         var user = new Option<string>("--mqtt-user") { Description = "MQTT user name [default: $AICTL_MQTT_USER].", HelpName = "user" };
         var password = new Option<string>("--mqtt-password") { Description = "MQTT password [default: $AICTL_MQTT_PASSWORD].", HelpName = "password" };
         var prefix = new Option<string>("--topic-prefix") { Description = $"First topic level [default: {AiSystem.Messages.Topics.DefaultPrefix}].", HelpName = "prefix" };
+        var tls = new Option<bool>("--mqtt-tls") { Description = "Connect to the broker over TLS, checking its certificate against --ca-file (else the system's CAs) [default: $AICTL_MQTT_TLS=true]." };
 
         var logs = new Command("logs", "Print the log lines master and workers publish on {prefix}/logs (MQTT).")
         {
-            follow, level, source, duration, broker, user, password, prefix,
+            follow, level, source, duration, broker, user, password, prefix, tls,
         };
         logs.SetAction(Guard(context, async (p, ct) =>
         {
@@ -253,7 +254,9 @@ public static class Cli
             await using var reader = new MqttLogReader(host, port,
                 p.GetValue(user) ?? context.Env("AICTL_MQTT_USER"),
                 p.GetValue(password) ?? context.Env("AICTL_MQTT_PASSWORD"),
-                p.GetValue(prefix) is { Length: > 0 } tp ? tp : AiSystem.Messages.Topics.DefaultPrefix);
+                p.GetValue(prefix) is { Length: > 0 } tp ? tp : AiSystem.Messages.Topics.DefaultPrefix,
+                p.GetValue(tls) || string.Equals(context.Env("AICTL_MQTT_TLS"), "true", StringComparison.OrdinalIgnoreCase),
+                g.CaFilePath(p, context));
             await reader.ConnectAsync(context.BrokerConnectTimeout, ct).ConfigureAwait(false);
 
             using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -322,6 +325,23 @@ public static class Cli
             Recursive = true,
         };
 
+        public readonly Option<string> CaFile = new("--ca-file")
+        {
+            Description = "PEM file of the CA that an https:// master's (and a TLS broker's) certificate must chain to [default: $AICTL_CA_FILE; else the system's CAs].",
+            HelpName = "file",
+            Recursive = true,
+        };
+
+        public string? CaFilePath(ParseResult p, CtlContext context) =>
+            p.GetValue(CaFile) is { Length: > 0 } file ? file : context.Env("AICTL_CA_FILE");
+
+        private AiSystem.Messages.Tls.TrustedCa? Ca(ParseResult p, CtlContext context)
+        {
+            if (CaFilePath(p, context) is not { } file) return null;
+            try { return AiSystem.Messages.Tls.TrustedCa.Load(file, "--ca-file"); }
+            catch (AiSystem.Messages.Tls.TlsSettingException e) { throw new CtlException(e.Message, 2); }
+        }
+
         public readonly Option<bool> Json = new("--json")
         {
             Description = "Print JSON for scripts instead of tables.",
@@ -331,7 +351,7 @@ public static class Cli
         public MasterClient Client(ParseResult p, CtlContext context)
         {
             var url = Endpoints.ParseMaster(p.GetValue(Master) ?? context.Env("AICTL_MASTER"));
-            return new MasterClient(url, p.GetValue(Token) ?? context.Env("AICTL_TOKEN"), context.HttpHandler, context.RequestTimeout);
+            return new MasterClient(url, p.GetValue(Token) ?? context.Env("AICTL_TOKEN"), context.HttpHandler, context.RequestTimeout, Ca(p, context));
         }
     }
 }

@@ -21,7 +21,9 @@ public sealed class MasterClient : IDisposable
     /// <param name="baseUri">From <see cref="Endpoints.ParseMaster"/>: absolute, path ending in <c>/</c>.</param>
     /// <param name="token">Sent as <c>Authorization: Bearer</c> when not empty.</param>
     /// <param name="handler">For tests; null: a real socket handler.</param>
-    public MasterClient(Uri baseUri, string? token, HttpMessageHandler? handler = null, TimeSpan? timeout = null)
+    /// <param name="ca">For an <c>https://</c> master with a private CA (<c>--ca-file</c>): its certificate must chain to it.</param>
+    public MasterClient(Uri baseUri, string? token, HttpMessageHandler? handler = null, TimeSpan? timeout = null,
+        AiSystem.Messages.Tls.TrustedCa? ca = null)
     {
         _base = baseUri;
         _token = string.IsNullOrWhiteSpace(token) ? null : token.Trim();
@@ -29,7 +31,11 @@ public sealed class MasterClient : IDisposable
             throw new CtlException("the token contains control characters; check --token or AICTL_TOKEN.", 2);
         _timeout = timeout ?? DefaultTimeout;
         _http = handler is null
-            ? new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(5) }, disposeHandler: true)
+            ? new HttpClient(new SocketsHttpHandler
+            {
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+                SslOptions = ca is null ? new() : new() { RemoteCertificateValidationCallback = ca.ServerValidator() },
+            }, disposeHandler: true)
             : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = Timeout.InfiniteTimeSpan; // our own deadlines: the event stream must stay open
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("aictl", typeof(MasterClient).Assembly.GetName().Version?.ToString(3) ?? "0"));

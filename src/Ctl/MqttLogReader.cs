@@ -22,8 +22,10 @@ public sealed class MqttLogReader : IAsyncDisposable
     private readonly int _port;
     private readonly string _username;
     private readonly string _password;
+    private readonly MqttTls? _tls;
 
-    public MqttLogReader(string host, int port, string? username, string? password, string topicPrefix)
+    /// <param name="tls">Over TLS (<c>--mqtt-tls</c>), the broker's certificate checked against <paramref name="caFile"/> (or the system's CAs).</param>
+    public MqttLogReader(string host, int port, string? username, string? password, string topicPrefix, bool tls = false, string? caFile = null)
     {
         var options = new MqttOptions
         {
@@ -32,10 +34,15 @@ public sealed class MqttLogReader : IAsyncDisposable
             Username = username ?? "",
             Password = password ?? "",
             TopicPrefix = topicPrefix,
+            Tls = tls,
+            CaFile = tls ? caFile ?? "" : "",
         };
         if (options.Validate() is { } invalid)
             throw new CtlException(invalid.Replace("Mqtt__TopicPrefix", "--topic-prefix", StringComparison.Ordinal)
-                .Replace("Mqtt__Port", "the broker port", StringComparison.Ordinal), 2);
+                .Replace("Mqtt__Port", "the broker port", StringComparison.Ordinal)
+                .Replace("Mqtt__CaFile", "--ca-file", StringComparison.Ordinal), 2);
+        try { _tls = MqttTls.From(options); }
+        catch (AiSystem.Messages.Tls.TlsSettingException e) { throw new CtlException(e.Message.Replace("Mqtt__CaFile", "--ca-file", StringComparison.Ordinal), 2); }
         Topic = options.Topics.Logs;
         _host = host;
         _port = port;
@@ -118,6 +125,7 @@ public sealed class MqttLogReader : IAsyncDisposable
             .WithCleanSession()
             .WithTimeout(timeout);
         if (!string.IsNullOrEmpty(_username)) options.WithCredentials(_username, _password);
+        if (_tls is not null) options.WithTlsOptions(_tls.OptionsFor(_host));
         try
         {
             var result = await client.ConnectAsync(options.Build(), probe.Token).ConfigureAwait(false);

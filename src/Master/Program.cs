@@ -23,10 +23,10 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddSecretFiles();
-MasterOptions master; MqttOptions mqtt; AkkaOptions akka; PersistenceOptions persistence; ListenPolicy listen;
+MasterOptions master; MqttOptions mqtt; AkkaOptions akka; PersistenceOptions persistence; ListenPolicy listen; MasterTls tls;
 try
 {
-    (master, mqtt, akka, persistence, listen) = builder.AddMasterOptions();
+    (master, mqtt, akka, persistence, listen, tls) = builder.AddMasterOptions();
 }
 catch (OptionsValidationException e)
 {
@@ -37,11 +37,11 @@ catch (OptionsValidationException e)
 var version = typeof(MasterOptions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
 // Two ports: the web page, SignalR and /api on one; gRPC without TLS needs an HTTP/2-only endpoint of its own.
-// Each on loopback unless Network__Web / Network__Workers open it (ListenPolicy).
+// Each on loopback unless Network__Web / Network__Workers open it (ListenPolicy); both HTTPS only with Master__Https.
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
-    Listen(kestrel, listen.WebAddress, master.HttpPort, HttpProtocols.Http1);
-    Listen(kestrel, listen.WorkersAddress, master.GrpcPort, HttpProtocols.Http2);
+    Listen(kestrel, listen.WebAddress, master.HttpPort, HttpProtocols.Http1, tls.HttpsCertificate);
+    Listen(kestrel, listen.WorkersAddress, master.GrpcPort, HttpProtocols.Http2, tls.HttpsCertificate);
     // Each streamed answer holds one HTTP/2 stream while the model writes: let a worker with many slots keep them
     // all on one connection (its client opens more connections beyond this).
     kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
@@ -73,7 +73,7 @@ builder.Services.AddSingleton(AiSystem.Master.Security.MasterKeyStore.Load(build
 builder.Services.AddAkka(AkkaOptions.SystemName, b => b
     // The host stops the actor system after draining; Akka must not stop it first on SIGTERM.
     .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
-    .WithAiCluster(akka, ClusterRoles.Master, version, [ClusterRoles.GrpcEndpoint(master.EffectivePublicGrpcEndpoint)], listen.WorkersAddress)
+    .WithAiCluster(akka, ClusterRoles.Master, version, [ClusterRoles.GrpcEndpoint(master.EffectivePublicGrpcEndpoint)], listen.WorkersAddress, tls.Remoting)
     .WithCustomSerializer("aisystem", [typeof(IJournalRecord), typeof(IClusterMessage)], system => new AiSerializer(system))
     .WithAiPersistence(journal)
     .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
@@ -122,22 +122,31 @@ app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = r => r
 app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
 app.MapPrometheusScrapingEndpoint("/metrics");
 
-app.Logger.LogInformation("AiSystem master {Version}: web on {Web}, gRPC on {Grpc}, MQTT {Broker}, cluster {Address} (bound to {AkkaBind}), {LocalWorkers} local worker(s)",
-    version, ListenPolicy.Describe(listen.WebAddress, master.HttpPort), ListenPolicy.Describe(listen.WorkersAddress, master.GrpcPort),
-    string.IsNullOrEmpty(mqtt.Host) ? $"embedded broker on {ListenPolicy.Describe(listen.WorkersAddress, mqtt.Port)}" : $"{mqtt.Host}:{mqtt.Port}",
-    AkkaOptions.AddressOf(akka.Hostname, akka.EffectivePort(ClusterRoles.Master)), listen.WorkersAddress, master.LocalWorkers);
+var scheme = master.Https ? "https" : "http";
+app.Logger.LogInformation("AiSystem master {Version}: web on {Web}, gRPC on {Grpc}, MQTT {Broker}, cluster {Address} (bound to {AkkaBind}{AkkaTls}), {LocalWorkers} local worker(s)",
+    version, ListenPolicy.Describe(listen.WebAddress, master.HttpPort) + (master.Https ? " over HTTPS" : ""),
+    ListenPolicy.Describe(listen.WorkersAddress, master.GrpcPort) + (master.Https ? " over HTTPS" : ""),
+    string.IsNullOrEmpty(mqtt.Host) ? $"embedded broker on {ListenPolicy.Describe(listen.WorkersAddress, mqtt.Port)}" : $"{mqtt.Host}:{mqtt.Port}{(mqtt.Tls ? " over TLS" : "")}",
+    akka.Address(akka.Hostname, akka.EffectivePort(ClusterRoles.Master)), listen.WorkersAddress,
+    tls.Remoting is null ? "" : $", mutual TLS as {tls.Remoting.Subject}", master.LocalWorkers);
 if (listen.TokenGenerated)
 {
     // The console only, never ILogger: the log providers forward every line to upb/logs (MqttLogSink).
     app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(
         "No Admin__Token configured and listening beyond loopback: generated one for this run. Open the dashboard once with:\n" +
-        $"    {listen.LoginUrl(listen.LoginHost(Dns.GetHostName()), master.HttpPort)}"));
+        $"    {listen.LoginUrl(listen.LoginHost(Dns.GetHostName()), master.HttpPort, scheme)}"));
 }
 app.Run();
 return 0;
 
-static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols)
+static void Listen(KestrelServerOptions kestrel, IPAddress address, int port, HttpProtocols protocols,
+    System.Security.Cryptography.X509Certificates.X509Certificate2? https)
 {
-    if (address.Equals(IPAddress.Any)) kestrel.ListenAnyIP(port, l => l.Protocols = protocols);
-    else kestrel.Listen(address, port, l => l.Protocols = protocols);
+    void Configure(ListenOptions l)
+    {
+        l.Protocols = protocols;
+        if (https is not null) l.UseHttps(https);
+    }
+    if (address.Equals(IPAddress.Any)) kestrel.ListenAnyIP(port, Configure);
+    else kestrel.Listen(address, port, Configure);
 }

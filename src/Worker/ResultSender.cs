@@ -46,7 +46,12 @@ public sealed class UnstreamedAnswer(IResultSender sender, string grpcEndpoint) 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
-public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? minTextInterval = null, IMasterDirectory? masters = null)
+/// <param name="masterCa">
+/// When set (<c>Tls__CaFile</c>), an <c>https://</c> master must present a certificate naming its host and chaining to
+/// this CA; otherwise the system's trust store decides. Validation is never turned off.
+/// </param>
+public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? minTextInterval = null, IMasterDirectory? masters = null,
+    AiSystem.Messages.Tls.TrustedCa? masterCa = null)
     : IResultSender, IDisposable
 {
     /// <summary>
@@ -185,6 +190,7 @@ public sealed class GrpcResultSender(ILogger<GrpcResultSender> log, TimeSpan? mi
                     EnableMultipleHttp2Connections = true,
                     KeepAlivePingDelay = TimeSpan.FromSeconds(30),
                     KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                    SslOptions = masterCa is null ? new() : new() { RemoteCertificateValidationCallback = masterCa.ServerValidator() },
                 },
             })));
 

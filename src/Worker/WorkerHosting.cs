@@ -37,7 +37,7 @@ public static class WorkerHosting
         services.AddSingleton<IMasterDirectory, ClusterMasterDirectory>();
         services.AddSingleton(sp => new TaskOrigin(sp.GetRequiredService<IMasterDirectory>(), settings.Worker.MasterEndpointList));
         services.AddSingleton<IResultSender>(sp => new GrpcResultSender(sp.GetRequiredService<ILogger<GrpcResultSender>>(),
-            masters: sp.GetRequiredService<IMasterDirectory>()));
+            masters: sp.GetRequiredService<IMasterDirectory>(), masterCa: settings.MasterCa));
         services.AddSingleton(sp => new TaskRunner(settings.Worker.EffectiveId, sp.GetRequiredService<ModelSelector>(),
             sp.GetRequiredService<IResultSender>(), settings.Worker.SimulatedDelay, sp.GetRequiredService<ILogger<TaskRunner>>()));
         var version = typeof(WorkerHosting).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
@@ -46,7 +46,7 @@ public static class WorkerHosting
         services.AddAkka(AkkaOptions.SystemName, b => b
             // The host stops the actor system after the MQTT edge has drained; Akka must not stop it first on SIGTERM.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
-            .WithAiCluster(settings.Akka, ClusterRoles.Worker, version, bindAddress: bind)
+            .WithAiCluster(settings.Akka, ClusterRoles.Worker, version, bindAddress: bind, tls: settings.Remoting)
             .WithActorSystemLivenessCheck(tags: [HealthTags.Live])
             // Without the cluster the worker still serves over MQTT: degraded, not unready.
             .WithAkkaClusterReadinessCheck(HealthStatus.Degraded, [HealthTags.Ready])

@@ -1,5 +1,6 @@
 using AiSystem.Messages.Cluster;
 using AiSystem.Messages.Mqtt;
+using AiSystem.Messages.Tls;
 
 namespace AiSystem.Worker;
 
@@ -68,7 +69,10 @@ public sealed class GeminiOptions
 }
 
 /// <summary>Everything the worker reads, bound and checked once at start.</summary>
-public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, GeminiOptions Gemini, MqttOptions Mqtt, AkkaOptions Akka)
+/// <param name="Remoting">Akka remoting's certificate and CA when <c>Akka__Tls</c> is on.</param>
+/// <param name="MasterCa"><c>Tls__CaFile</c>: what an <c>https://</c> master's certificate must chain to; null = the system's store.</param>
+public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, GeminiOptions Gemini, MqttOptions Mqtt, AkkaOptions Akka,
+    RemotingTls? Remoting = null, TrustedCa? MasterCa = null)
 {
     public static WorkerSettings Load(IConfiguration config)
     {
@@ -96,7 +100,20 @@ public sealed record WorkerSettings(WorkerOptions Worker, LlmOptions Llm, Gemini
         if (akka.Validate() is { } akkaError) errors.Add(akkaError);
         if (worker.ExitWithoutMasterAfter < TimeSpan.Zero) errors.Add($"Worker__ExitWithoutMasterAfter must not be negative, got {worker.ExitWithoutMasterAfter}.");
         if (worker.HealthPort is < 0 or > 65535) errors.Add($"Worker__HealthPort must be between 0 (off) and 65535, got {worker.HealthPort}.");
+        RemotingTls? remoting = null;
+        TrustedCa? masterCa = null;
+        if (errors.Count == 0)
+        {
+            var tls = TlsOptions.From(config);
+            try
+            {
+                MqttTls.From(mqtt);
+                remoting = RemotingTls.Load(akka, tls);
+                if (!string.IsNullOrWhiteSpace(tls.CaFile)) masterCa = TrustedCa.Load(tls.CaFile.Trim(), "Tls__CaFile");
+            }
+            catch (TlsSettingException e) { errors.Add(e.Message); }
+        }
         if (errors.Count > 0) throw new InvalidOperationException("Invalid worker settings: " + string.Join(" ", errors));
-        return new WorkerSettings(worker, llm, gemini, mqtt, akka);
+        return new WorkerSettings(worker, llm, gemini, mqtt, akka, remoting, masterCa);
     }
 }

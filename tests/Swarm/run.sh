@@ -4,8 +4,13 @@
 #   engine   install Docker (apt) if missing; start a Docker engine of its own under a scratch folder
 #   images   deploy/swarm/build.sh (base image by debootstrap, publish, images)
 #   swarm    docker swarm init; deploy/swarm/deploy.sh on free host ports
-#   1 ready  every service has its replicas, /healthz/ready answers
-#   2 ask    10 questions through the published web port (SignalR): all answered
+#   1 ready  every service has its replicas, /healthz/ready answers (over HTTPS, checked against the stack's CA)
+#   1 secure the web port answers HTTPS only; the MQTT port refuses plain MQTT, anonymous and wrong passwords; the
+#            worker role reads only its own task topic and cannot publish tasks; an oversized publish is dropped;
+#            Akka remoting speaks mutual TLS (checked inside the master's container) and every member is akka.ssl.tcp;
+#            no password in the services' specs
+#   2 ask    10 questions through the published web port (SignalR over HTTPS): all answered; the broker wrote nothing
+#            to disk
 #   3 scale  scale.sh worker 5: five workers in /api/workers and five worker members in aictl cluster show in 60 s
 #   4 down   20 questions in flight, scale.sh worker 1: all 20 answered exactly once
 #   5 roll   16 questions queued, `docker service update --force` of the master (its drain cut to 5 s, so the new
@@ -98,13 +103,15 @@ if "$SWARM/build.sh"; then pass "build.sh built the images"; else fail "build.sh
 phase swarm
 docker swarm init --advertise-addr 127.0.0.1 >/dev/null || { fail "docker swarm init failed"; exit 1; }
 export WEB_PORT="$(free_port)" MQTT_PORT="$(free_port)"
-URL="http://127.0.0.1:$WEB_PORT"
+URL="https://127.0.0.1:$WEB_PORT"
+CA="$SECRETS_DIR/tls/ca.crt" # made by deploy.sh: every client here trusts only it
 if "$SWARM/deploy.sh"; then pass "deploy.sh deployed the stack (web port $WEB_PORT, MQTT port $MQTT_PORT)"
 else fail "deploy.sh failed"; "$SWARM/logs.sh" --tail 40 2>&1 | tail -80; exit 1; fi
 TOKEN="$(cat "$SECRETS_DIR/admin_token")"
-aictl() { AICTL_TOKEN="$TOKEN" dotnet "$REPO/artifacts/swarm/aictl/AiSystem.Ctl.dll" "$@" --master "$URL"; } # the token in the environment, not argv
-check() { dotnet "$CHECK_DLL" "$@" --url "$URL"; }
-ready() { curl -fsS -o /dev/null "$URL/healthz/ready"; }
+aictl() { AICTL_TOKEN="$TOKEN" AICTL_CA_FILE="$CA" dotnet "$REPO/artifacts/swarm/aictl/AiSystem.Ctl.dll" "$@" --master "$URL"; } # the token in the environment, not argv
+check() { dotnet "$CHECK_DLL" "$@" --url "$URL" --ca-file "$CA"; }
+ready() { curl -fsS --cacert "$CA" -o /dev/null "$URL/healthz/ready"; }
+container_of() { docker ps -q --filter "label=com.docker.swarm.service.name=${STACK}_$1" | head -1; }
 workers_up() { # n: the master lists n live workers and the cluster has n worker members up
   local live members
   live="$(aictl workers --json 2>/dev/null | jq '[.[] | select(.status == "idle" or .status == "busy")] | length')"
@@ -118,9 +125,41 @@ if wait_for 120 ready; then pass "1. every service has its replicas and /healthz
 else fail "1. /healthz/ready did not answer 200 within 120 s"; "$SWARM/logs.sh" master --tail 60; fi
 "$SWARM/monitor.sh" --once || fail "monitor.sh --once could not show the stack"
 
+phase secure
+if dotnet "$CHECK_DLL" web-tls --host 127.0.0.1 --port "$WEB_PORT" --ca-file "$CA"; then pass "1. the web port speaks HTTPS only, with the stack's certificate"
+else fail "1. the web port is not HTTPS-only with the stack's certificate"; fi
+if curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$WEB_PORT/healthz/live"; then fail "1. curl got an HTTP answer from http://127.0.0.1:$WEB_PORT"
+else pass "1. curl gets no answer over plain HTTP"; fi
+if dotnet "$CHECK_DLL" mqtt --host 127.0.0.1 --port "$MQTT_PORT" --ca-file "$CA" --max-bytes 262144 \
+    --master-password-file "$SECRETS_DIR/mqtt_master_password" --worker-password-file "$SECRETS_DIR/mqtt_worker_password"; then
+  pass "1. MQTT: TLS only, one password per role, the worker role's ACL, the size limit"
+else fail "1. MQTT: TLS, roles, ACL or size limit not as expected"; "$SWARM/logs.sh" mosquitto --tail 30; fi
+master_container="$(container_of master)"
+if [ -n "$master_container" ] && docker cp "$(dirname "$CHECK_DLL")/." "$master_container:/tmp/swarmcheck" >/dev/null &&
+   docker exec "$master_container" dotnet /tmp/swarmcheck/AiSystem.SwarmCheck.dll akka-tls --host 127.0.0.1 --port 4053 --ca-file /run/secrets/tls_ca; then
+  pass "1. Akka remoting on the master speaks mutual TLS with the stack's certificate"
+else fail "1. Akka remoting on the master is not mutual TLS with the stack's certificate"; fi
+ssl_members() { aictl cluster show --json 2>/dev/null | jq -e '(.members | length) > 0 and all(.members[]; .address | startswith("akka.ssl.tcp://"))' >/dev/null; }
+if wait_for 60 ssl_members; then pass "1. every cluster member's address is akka.ssl.tcp://"
+else fail "1. cluster members without TLS"; aictl cluster show; fi
+leaked=""
+for name in mqtt_master_password mqtt_worker_password admin_token postgres_password; do
+  value="$(cat "$SECRETS_DIR/$name")"
+  for service in "${STACK}_master" "${STACK}_worker" "${STACK}_mosquitto"; do
+    docker service inspect "$service" | grep -qF "$value" && leaked="$leaked $name@$service"
+    docker service logs "$service" 2>&1 | grep -qF "$value" && leaked="$leaked $name@$service-logs"
+  done
+done
+if [ -z "$leaked" ]; then pass "1. no password in the services' specs or logs"; else fail "1. passwords found:$leaked"; fi
+
 phase ask
 if check ask --questions 10 --sessions 2 --label step2 --sessions-out "$W/step2.json"; then pass "2. 10 questions through the web port, all answered"
 else fail "2. not all of 10 questions were answered"; "$SWARM/logs.sh" master --tail 80 2>&1 | cut -c1-400; fi
+# Queued tasks carry API keys: the broker keeps nothing on disk (persistence off, no volume).
+# (find exits non-zero on the folders the mosquitto user may not read: only its output counts.)
+mosquitto_files="$(docker exec "$(container_of mosquitto)" sh -c 'find / -xdev -type f \( -name "*.db" -o -name "mosquitto.db*" \) -newer /etc/mosquitto/mosquitto.conf 2>/dev/null; true' || echo "docker exec failed")"
+if [ -z "$mosquitto_files" ] && ! docker volume ls -q | grep -q "mosquitto"; then pass "2. the broker wrote no persistence file and has no volume"
+else fail "2. the broker keeps data on disk: ${mosquitto_files:-a mosquitto volume}"; fi
 
 phase scale-up
 if "$SWARM/scale.sh" worker 5 && wait_for 60 workers_up 5; then pass "3. scale.sh worker 5: five workers registered and five worker members in the cluster"

@@ -59,8 +59,8 @@ public sealed record ListenPolicy(IPAddress WebAddress, IPAddress WorkersAddress
     };
 
     /// <summary>The one-time login URL shown on the console, Jupyter-style: the dashboard keeps the token for its tab.</summary>
-    public string LoginUrl(string host, int httpPort) =>
-        $"http://{(host.Contains(':') ? $"[{host}]" : host)}:{httpPort}/dashboard?token={Uri.EscapeDataString(AdminToken)}";
+    public string LoginUrl(string host, int httpPort, string scheme = "http") =>
+        $"{scheme}://{(host.Contains(':') ? $"[{host}]" : host)}:{httpPort}/dashboard?token={Uri.EscapeDataString(AdminToken)}";
 
     /// <summary>The host to put in the login URL: the bound address, or this machine's name when bound to all.</summary>
     public string LoginHost(string machineName) =>

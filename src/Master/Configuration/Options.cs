@@ -9,14 +9,29 @@ public sealed class MasterOptions
 
     [Range(0, 65535)] public int HttpPort { get; set; } = 8888;
     [Range(1, 65535)] public int GrpcPort { get; set; } = 50051;
-    /// <summary><c>host:port</c> that workers use to send results; default <c>localhost:{GrpcPort}</c>.</summary>
+    /// <summary>
+    /// <c>host:port</c> (or a URL) that workers use to send results; default <c>localhost:{GrpcPort}</c>. Without a
+    /// scheme it is <c>http</c>, or <c>https</c> with <see cref="Https"/>.
+    /// </summary>
     public string PublicGrpcEndpoint { get; set; } = "";
+    /// <summary>
+    /// Serve the web port and the gRPC port over HTTPS only, with <c>Tls__CertificatePath</c>. Off by default (loopback);
+    /// on in the Swarm stack.
+    /// </summary>
+    public bool Https { get; set; }
     [Range(0, 64)] public int LocalWorkers { get; set; } = 2;
     /// <summary>On shutdown, how long the master waits for in-flight tasks to be answered.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    public string EffectivePublicGrpcEndpoint =>
-        string.IsNullOrWhiteSpace(PublicGrpcEndpoint) ? $"localhost:{GrpcPort}" : PublicGrpcEndpoint;
+    public string EffectivePublicGrpcEndpoint
+    {
+        get
+        {
+            var endpoint = string.IsNullOrWhiteSpace(PublicGrpcEndpoint) ? $"localhost:{GrpcPort}" : PublicGrpcEndpoint.Trim();
+            // Workers take an endpoint without a scheme as plain http (the original protocol's host:port).
+            return Https && !endpoint.Contains("://", StringComparison.Ordinal) ? "https://" + endpoint : endpoint;
+        }
+    }
 }
 
 /// <summary>The <c>Security</c> section: explicit exceptions to "closed by default" (see <see cref="ListenPolicy"/>).</summary>

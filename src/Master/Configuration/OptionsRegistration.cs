@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using AiSystem.Messages.Cluster;
 using AiSystem.Messages.Configuration;
 using AiSystem.Messages.Mqtt;
+using AiSystem.Messages.Tls;
 
 namespace AiSystem.Master.Configuration;
 
@@ -11,7 +12,7 @@ public static class OptionsRegistration
     /// Binds every section the master reads and validates it now, so a bad setting stops start-up with a message
     /// that names it (e.g. <c>Master__GrpcPort</c>) instead of failing later.
     /// </summary>
-    public static (MasterOptions Master, MqttOptions Mqtt, AkkaOptions Akka, PersistenceOptions Persistence, ListenPolicy Listen) AddMasterOptions(
+    public static (MasterOptions Master, MqttOptions Mqtt, AkkaOptions Akka, PersistenceOptions Persistence, ListenPolicy Listen, MasterTls Tls) AddMasterOptions(
         this WebApplicationBuilder builder)
     {
         var config = builder.Configuration;
@@ -25,6 +26,7 @@ public static class OptionsRegistration
         var persistence = Bind<PersistenceOptions>(config, PersistenceOptions.Section);
         var network = Bind<NetworkOptions>(config, NetworkOptions.Section);
         var security = Bind<SecurityOptions>(config, SecurityOptions.Section);
+        var tlsFiles = Bind<TlsOptions>(config, TlsOptions.Section);
 
         var errors = new List<string>();
         Validate(master, MasterOptions.Section, errors);
@@ -42,6 +44,7 @@ public static class OptionsRegistration
         if (sessions.IdleTimeout <= TimeSpan.Zero) errors.Add($"Sessions__IdleTimeout must be positive, got {sessions.IdleTimeout}.");
         var listen = ListenPolicy.Decide(network, mqtt, security, admin.Token);
         errors.AddRange(listen.Errors);
+        var tls = errors.Count == 0 ? MasterTls.Load(master, akka, mqtt, tlsFiles, errors) : MasterTls.None;
         if (errors.Count > 0)
             throw new OptionsValidationException(string.Join(" ", errors));
         admin.Token = listen.AdminToken; // generated when listening beyond loopback without one
@@ -54,7 +57,7 @@ public static class OptionsRegistration
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(akka));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(admin));
         builder.Services.AddSingleton(listen);
-        return (master, mqtt, akka, persistence, listen);
+        return (master, mqtt, akka, persistence, listen, tls);
     }
 
     private static T Bind<T>(IConfiguration config, string section) where T : new()

@@ -38,7 +38,7 @@ public sealed class LocalWorkersService(IConfiguration configuration, IOptions<M
                 ["Worker:Id"] = $"csharp-local-{n}-{suffix}",
                 // Cluster members of their own (any free port), joining this master.
                 ["Akka:Port"] = "0",
-                ["Akka:SeedNodes"] = AkkaOptions.AddressOf(akka.Value.Hostname, akka.Value.EffectivePort(ClusterRoles.Master)),
+                ["Akka:SeedNodes"] = akka.Value.Address(akka.Value.Hostname, akka.Value.EffectivePort(ClusterRoles.Master)),
                 ["Worker:HealthPort"] = "0",
             });
             builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));

@@ -23,18 +23,29 @@ public sealed class AkkaOptions
     public string SeedNodes { get; set; } = "";
     /// <summary>How long an unreachable node may stay unreachable before the split brain resolver downs it.</summary>
     public TimeSpan DownUnreachableAfter { get; set; } = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// Remoting over TLS (<c>akka.ssl.tcp://</c> addresses), mutual: every node presents <c>Tls__CertificatePath</c> and
+    /// accepts only peers whose certificate chains to <c>Tls__CaFile</c>. Off by default (loopback); on in the Swarm stack.
+    /// </summary>
+    public bool Tls { get; set; }
 
     public int EffectivePort(string role) => Port ?? (role == ClusterRoles.Master ? MasterDefaultPort : 0);
 
-    public static string AddressOf(string host, int port) => $"akka.tcp://{SystemName}@{host}:{port}";
+    /// <summary><c>akka.tcp</c>, or <c>akka.ssl.tcp</c> with <see cref="Tls"/> (the DotNetty transport's scheme for TLS).</summary>
+    public string Protocol => Tls ? "akka.ssl.tcp" : "akka.tcp";
+
+    public static string AddressOf(string host, int port, bool tls = false) => $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://{SystemName}@{host}:{port}";
+
+    /// <summary>This cluster's address of a node, in the protocol <see cref="Tls"/> says.</summary>
+    public string Address(string host, int port) => AddressOf(host, port, Tls);
 
     public IReadOnlyList<string> EffectiveSeedNodes(string role)
     {
         var seeds = SeedNodes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (seeds.Length > 0) return seeds;
         return role == ClusterRoles.Master
-            ? [AddressOf(Hostname, EffectivePort(role))]
-            : [AddressOf("localhost", MasterDefaultPort)];
+            ? [Address(Hostname, EffectivePort(role))]
+            : [Address("localhost", MasterDefaultPort)];
     }
 
     /// <summary>A message naming the bad setting, or null.</summary>
@@ -43,8 +54,12 @@ public sealed class AkkaOptions
         if (Port is < 0 or > 65535) return $"Akka__Port must be between 0 and 65535, got {Port}.";
         if (string.IsNullOrWhiteSpace(Hostname)) return "Akka__Hostname must not be empty.";
         foreach (var seed in EffectiveSeedNodes(ClusterRoles.Worker))
-            if (!ActorPath.TryParseAddress(seed, out _))
-                return $"Akka__SeedNodes has '{seed}', which is not an address like akka.tcp://{SystemName}@host:4053.";
+        {
+            if (!ActorPath.TryParseAddress(seed, out var address))
+                return $"Akka__SeedNodes has '{seed}', which is not an address like {Protocol}://{SystemName}@host:4053.";
+            if (address.Protocol != Protocol)
+                return $"Akka__SeedNodes has '{seed}', but with Akka__Tls={(Tls ? "true" : "false")} the cluster speaks {Protocol}: write it {Protocol}://{address.System}@{address.Host}:{address.Port}.";
+        }
         if (DownUnreachableAfter <= TimeSpan.Zero) return $"Akka__DownUnreachableAfter must be positive, got {DownUnreachableAfter}.";
         return null;
     }
@@ -81,15 +96,20 @@ public static class ClusterHosting
     /// with most masters survives (on a tie, the side with the lowest master address; so run three masters to
     /// survive the loss of any one). A worker that is downed keeps serving tasks over MQTT (it only stops being a
     /// member); one that is asked to leave leaves and stops. Remoting binds to <paramref name="bindAddress"/>
-    /// (<c>Network__Workers</c>; loopback when not given: closed by default).
+    /// (<c>Network__Workers</c>; loopback when not given: closed by default). With <c>Akka__Tls</c>, remoting speaks
+    /// mutual TLS with <paramref name="tls"/> (see <see cref="RemotingTls"/>).
     /// </summary>
     public static AkkaConfigurationBuilder WithAiCluster(this AkkaConfigurationBuilder builder, AkkaOptions options, string role, string appVersion,
-        IReadOnlyList<string>? moreRoles = null, System.Net.IPAddress? bindAddress = null)
+        IReadOnlyList<string>? moreRoles = null, System.Net.IPAddress? bindAddress = null, RemotingTls? tls = null)
     {
         var port = options.EffectivePort(role);
         var bindHost = (bindAddress ?? System.Net.IPAddress.Loopback).ToString();
+        if (options.Tls && tls is null)
+            throw new InvalidOperationException("Akka__Tls is true but no certificate was loaded for remoting (RemotingTls.Load).");
+        var remote = new RemoteOptions { HostName = bindHost, PublicHostName = options.Hostname, Port = port };
+        if (options.Tls) tls!.ApplyTo(remote);
         return builder
-            .WithRemoting(new RemoteOptions { HostName = bindHost, PublicHostName = options.Hostname, Port = port })
+            .WithRemoting(remote)
             .WithClustering(new ClusterOptions
             {
                 SeedNodes = [.. options.EffectiveSeedNodes(role)],

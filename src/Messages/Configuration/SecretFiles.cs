@@ -7,6 +7,8 @@ namespace AiSystem.Messages.Configuration;
 /// environment variable (<c>Gemini__ApiKey</c>, <c>Mqtt__Password</c>, <c>Admin__Token</c>, <c>Persistence__Password</c>)
 /// sets that setting, so a key never has to sit in the environment, an image or the stack file. Trailing line breaks
 /// are trimmed; a missing folder is fine. <c>SecretsDirectory</c> (environment or command line) points elsewhere.
+/// Only files named like a setting (<c>Section__Key</c>) are read: other secrets in the folder (the stack's TLS key
+/// <c>tls_key</c>, read by path through <c>Tls__KeyPath</c>) never become configuration values.
 /// </summary>
 public static class SecretFiles
 {
@@ -15,7 +17,13 @@ public static class SecretFiles
     public static IConfigurationManager AddSecretFiles(this IConfigurationManager configuration)
     {
         var directory = configuration["SecretsDirectory"] is { Length: > 0 } configured ? configured : DefaultDirectory;
-        ((IConfigurationBuilder)configuration).AddKeyPerFile(directory, optional: true, reloadOnChange: false);
+        ((IConfigurationBuilder)configuration).AddKeyPerFile(source =>
+        {
+            source.FileProvider = Directory.Exists(directory) ? new Microsoft.Extensions.FileProviders.PhysicalFileProvider(directory) : null;
+            source.Optional = true;
+            source.ReloadOnChange = false;
+            source.IgnoreCondition = name => !name.Contains("__", StringComparison.Ordinal);
+        });
         return configuration;
     }
 }

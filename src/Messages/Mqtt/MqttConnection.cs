@@ -30,6 +30,7 @@ public sealed class MqttConnection : IMqttPublisher, IAsyncDisposable
 
     private readonly MqttOptions _options;
     private readonly MqttConnectionSettings _settings;
+    private readonly MqttTls? _tls;
     private readonly ILogger _logger;
     private readonly IMqttClient _client;
     private readonly CancellationTokenSource _stop = new();
@@ -51,6 +52,7 @@ public sealed class MqttConnection : IMqttPublisher, IAsyncDisposable
         _options = options;
         _settings = settings;
         _logger = logger;
+        _tls = MqttTls.From(options); // read once: a missing Mqtt__CaFile fails here, at start, not at every reconnect
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
         _client.DisconnectedAsync += _ =>
@@ -127,6 +129,8 @@ public sealed class MqttConnection : IMqttPublisher, IAsyncDisposable
             .WithTimeout(TimeSpan.FromSeconds(5));
         if (!string.IsNullOrEmpty(_options.Username))
             builder.WithCredentials(_options.Username, _options.Password);
+        if (_tls is not null)
+            builder.WithTlsOptions(_tls.OptionsFor(HostName));
         if (_settings.WillTopic is not null && _settings.WillPayload is not null)
             builder.WithWillTopic(_settings.WillTopic).WithWillPayload(_settings.WillPayload())
                 .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
@@ -144,7 +148,7 @@ public sealed class MqttConnection : IMqttPublisher, IAsyncDisposable
                 subscribe.WithTopicFilter(topic, qos);
             await _client.SubscribeAsync(subscribe.Build(), timeout.Token).ConfigureAwait(false);
         }
-        _logger.LogInformation("MQTT connected to {Host}:{Port} as {ClientId}", HostName, _options.Port, _settings.ClientId);
+        _logger.LogInformation("MQTT connected to {Host}:{Port}{Tls} as {ClientId}", HostName, _options.Port, _tls is null ? "" : " (TLS)", _settings.ClientId);
         if (Connected is not null)
             await Connected(ct).ConfigureAwait(false);
     }

@@ -13,6 +13,10 @@ public sealed class MqttOptions
     public string TopicPrefix { get; set; } = Topics.DefaultPrefix;
     /// <summary>The largest MQTT packet the embedded broker reads; a bigger one closes its connection unread.</summary>
     public int MaxMessageBytes { get; set; } = 256 * 1024;
+    /// <summary>Connect to the broker over TLS, checking its certificate (chain and host name). Off by default: loopback.</summary>
+    public bool Tls { get; set; }
+    /// <summary>With <see cref="Tls"/>: PEM of the CA the broker's certificate must chain to; empty = the system's trust store.</summary>
+    public string CaFile { get; set; } = "";
 
     public Topics Topics => new(TopicPrefix);
 
@@ -24,6 +28,10 @@ public sealed class MqttOptions
             return $"Mqtt__TopicPrefix must be one non-empty topic level without '/', '#' or '+', got '{TopicPrefix}'.";
         if (MaxMessageBytes is < 1024 or > 256 * 1024 * 1024)
             return $"Mqtt__MaxMessageBytes must be between 1024 and 268435456, got {MaxMessageBytes}.";
+        if (!string.IsNullOrWhiteSpace(CaFile) && !Tls)
+            return $"Mqtt__CaFile is '{CaFile}' but Mqtt__Tls is not true: set Mqtt__Tls=true to connect to the broker over TLS.";
+        if (Tls && !string.IsNullOrWhiteSpace(CaFile) && !File.Exists(CaFile))
+            return $"Mqtt__CaFile is '{CaFile}', which does not exist.";
         return null;
     }
 }

@@ -6,11 +6,12 @@ namespace AiSystem.SwarmCheck;
 public sealed class AskRun(CheckOptions options)
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly StackCa? _ca = options.CaFile is { } file ? new StackCa(file) : null;
 
     /// <summary>`history`: checks sessions asked by an earlier run (for example before the master restarted).</summary>
     private async Task<int> VerifyOnlyAsync(string input)
     {
-        var (problems, historyChecked) = await History.VerifyAsync(options.Url, await History.ReadAsync(input), Log);
+        var (problems, historyChecked) = await History.VerifyAsync(options.Url, await History.ReadAsync(input), Log, _ca);
         foreach (var p in problems) Console.Error.WriteLine($"[{options.Label}] PROBLEM: {p}");
         Console.WriteLine(JsonSerializer.Serialize(new { label = options.Label, historyChecked, ok = problems.Count == 0 }));
         return problems.Count == 0 ? 0 : 1;
@@ -28,7 +29,7 @@ public sealed class AskRun(CheckOptions options)
         {
             for (var s = 0; s < options.Sessions; s++)
             {
-                var browser = new Browser(options.Url, Log);
+                var browser = new Browser(options.Url, Log, ca: _ca);
                 await browser.ConnectAsync(TimeSpan.FromSeconds(60));
                 browsers.Add(browser);
             }
@@ -69,7 +70,7 @@ public sealed class AskRun(CheckOptions options)
             var sessions = browsers.Select(b => new AskedSession(b.SessionId,
                 asked.Where(a => a.Browser == b).Select(a => new AskedTask(a.TaskId, a.Query)).ToList(), b.ResumeToken)).ToList();
             if (options.SessionsOut is { } file) await History.WriteAsync(file, sessions);
-            var (historyProblems, historyChecked) = await History.VerifyAsync(options.Url, sessions, Log);
+            var (historyProblems, historyChecked) = await History.VerifyAsync(options.Url, sessions, Log, _ca);
             problems.AddRange(historyProblems);
 
             foreach (var p in problems) Console.Error.WriteLine($"[{options.Label}] PROBLEM: {p}");

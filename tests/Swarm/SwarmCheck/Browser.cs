@@ -8,7 +8,7 @@ namespace AiSystem.SwarmCheck;
 /// One browser tab: a session on the hub that survives the master going away. When the connection closes it
 /// reconnects to the same session (as the page does) and takes the answers it missed from the session's history.
 /// </summary>
-public sealed class Browser(string baseUrl, Action<string> log, string sessionId = "", string resumeToken = "") : IAsyncDisposable
+public sealed class Browser(string baseUrl, Action<string> log, string sessionId = "", string resumeToken = "", StackCa? ca = null) : IAsyncDisposable
 {
     private HubConnection? _connection;
     private readonly SemaphoreSlim _connect = new(1, 1);
@@ -53,7 +53,13 @@ public sealed class Browser(string baseUrl, Action<string> log, string sessionId
         if (_connection is not null) await _connection.DisposeAsync();
         var url = $"{baseUrl}/hubs/chat" + (SessionId.Length == 0 ? "" : $"?session={Uri.EscapeDataString(SessionId)}&token={Uri.EscapeDataString(ResumeToken)}");
         var started = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var connection = new HubConnectionBuilder().WithUrl(url).Build();
+        var connection = new HubConnectionBuilder().WithUrl(url, o =>
+        {
+            if (ca is null) return;
+            // HTTPS with the stack's own CA: negotiation and long polling go through the handler, the WebSocket its own way.
+            o.HttpMessageHandlerFactory = _ => ca.Handler();
+            o.WebSocketConfiguration = ws => ws.RemoteCertificateValidationCallback = ca.Validator;
+        }).Build();
         connection.On<JsonElement>("SessionStarted", p => started.TrySetResult(p.Clone()));
         connection.On<JsonElement>("AiResponse", p => AnswerEvents.AddOrUpdate(p.GetProperty("taskId").GetString()!, 1, (_, n) => n + 1));
         connection.On<JsonElement>("TaskFailed", p => Failures[p.GetProperty("taskId").GetString()!] = p.GetProperty("error").GetString() ?? "");

@@ -1,15 +1,16 @@
 namespace AiSystem.SwarmCheck;
 
 public sealed record CheckOptions(string Url, int Questions, int Sessions, string Label, string? ReadyFile, TimeSpan Timeout,
-    string? SessionsOut, string? SessionsIn)
+    string? SessionsOut, string? SessionsIn, string? CaFile = null)
 {
     public static CheckOptions Parse(string[] args)
     {
         if (args.Length == 0 || args[0] is not ("ask" or "history"))
             throw new ArgumentException("usage: swarm-check ask --url URL --questions N [--sessions S] [--label L] [--ready-file F] [--sessions-out F] [--timeout SECONDS]\n" +
-                                        "       swarm-check history --url URL --sessions-in F [--label L]");
+                                        "       swarm-check history --url URL --sessions-in F [--label L]\n" +
+                                        "       (both take --ca-file F for an https:// URL)");
         var verb = args[0];
-        string? url = null, label = "check", ready = null, sessionsOut = null, sessionsIn = null;
+        string? url = null, label = "check", ready = null, sessionsOut = null, sessionsIn = null, caFile = null;
         int questions = 0, sessions = 1, timeout = 300;
         for (var i = 1; i < args.Length; i++)
         {
@@ -25,6 +26,7 @@ public sealed record CheckOptions(string Url, int Questions, int Sessions, strin
                 case "--timeout": timeout = Number("--timeout"); break;
                 case "--sessions-out": sessionsOut = Next(); break;
                 case "--sessions-in": sessionsIn = Next(); break;
+                case "--ca-file": caFile = Next(); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -32,10 +34,10 @@ public sealed record CheckOptions(string Url, int Questions, int Sessions, strin
         if (verb == "history")
         {
             if (sessionsIn is null) throw new ArgumentException("history needs --sessions-in (a file written by ask --sessions-out)");
-            return new CheckOptions(url, 0, 0, label, null, TimeSpan.FromSeconds(timeout), null, sessionsIn);
+            return new CheckOptions(url, 0, 0, label, null, TimeSpan.FromSeconds(timeout), null, sessionsIn, caFile);
         }
         if (questions == 0) throw new ArgumentException("--questions is required");
         if (sessions > questions) sessions = questions;
-        return new CheckOptions(url, questions, sessions, label, ready, TimeSpan.FromSeconds(timeout), sessionsOut, null);
+        return new CheckOptions(url, questions, sessions, label, ready, TimeSpan.FromSeconds(timeout), sessionsOut, null, caFile);
     }
 }

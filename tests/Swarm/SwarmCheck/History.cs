@@ -12,13 +12,13 @@ public static class History
     /// Opens each session again from a fresh connection (a reload of the page) and checks that it is resumed and
     /// that its history holds every question asked, once, with its answer. Returns the problems found.
     /// </summary>
-    public static async Task<(List<string> Problems, int Checked)> VerifyAsync(string url, IEnumerable<AskedSession> sessions, Action<string> log)
+    public static async Task<(List<string> Problems, int Checked)> VerifyAsync(string url, IEnumerable<AskedSession> sessions, Action<string> log, StackCa? ca = null)
     {
         var problems = new List<string>();
         var checkedItems = 0;
         foreach (var session in sessions)
         {
-            await using var browser = new Browser(url, log, session.SessionId, session.ResumeToken);
+            await using var browser = new Browser(url, log, session.SessionId, session.ResumeToken, ca);
             await browser.ConnectAsync(TimeSpan.FromMinutes(2));
             var started = browser.LastStarted;
             if (!started.GetProperty("resumed").GetBoolean()) problems.Add($"session {session.SessionId} did not resume");
