@@ -68,13 +68,23 @@ public sealed class SlowBrowserTests(Xunit.Abstractions.ITestOutputHelper output
         Assert.True(p99With <= 2 * p99Alone,
             $"p99 beside 50 stalled browsers {p99With:F1} ms > 2 x {p99Alone:F1} ms without them ({withStalled.Count} and {alone.Count} answers)\n{Diagnostics()}");
 
-        // Nothing was lost for them: once they read again, every answer of theirs arrives.
+        // Nothing was lost for them: once they read again, every answer of theirs arrives. A browser whose backlog
+        // passed the bound was dropped by the master (as a page whose network died); like the page, it then
+        // resumes its session, and its history holds every answer.
+        var dropped = 0;
         for (var i = 0; i < _stalled.Count; i++)
         {
-            var got = await _stalled[i].ReadAnswersAsync(StalledQuestions, TimeSpan.FromSeconds(60));
-            Assert.True(got == StalledQuestions,
-                $"stalled browser {i + 1} of {_stalled.Count} got {got} of its {StalledQuestions} answers on reading again\n{Diagnostics()}");
+            var (got, closed) = await _stalled[i].ReadAnswersAsync(StalledQuestions, TimeSpan.FromSeconds(60));
+            if (got == StalledQuestions) continue;
+            Assert.True(closed, $"stalled browser {i + 1} of {_stalled.Count} got {got} of its {StalledQuestions} answers on reading again, "
+                + $"and its connection is still open\n{Diagnostics()}");
+            dropped++;
+            await using var resumed = await ChatClient.ConnectAsync(_master.BaseUrl, _stalled[i].SessionId, _stalled[i].ResumeToken);
+            var answered = resumed.Started.GetProperty("history").EnumerateArray().Count(h => h.TryGetProperty("response", out var r) && r.ValueKind == System.Text.Json.JsonValueKind.String);
+            Assert.True(resumed.Started.GetProperty("resumed").GetBoolean() && answered == StalledQuestions,
+                $"stalled browser {i + 1} was dropped after {got} answers, and its resumed history holds {answered} of its {StalledQuestions}\n{Diagnostics()}");
         }
+        output.WriteLine($"stalled browsers dropped by the master for their backlog (then resumed with every answer): {dropped} of {_stalled.Count}");
         Assert.False(_master.Process.HasExited, "the master died");
     }
 
@@ -128,6 +138,10 @@ public sealed class SlowBrowserTests(Xunit.Abstractions.ITestOutputHelper output
         private readonly Task _pinging;
         private readonly byte[] _buffer = new byte[64 * 1024];
 
+        /// <summary>From its <c>SessionStarted</c>: what resumes it.</summary>
+        public string SessionId { get; private set; } = "";
+        public string ResumeToken { get; private set; } = "";
+
         private StalledBrowser(ClientWebSocket socket, HttpMessageInvoker invoker)
         {
             (_socket, _invoker) = (socket, invoker);
@@ -161,29 +175,45 @@ public sealed class SlowBrowserTests(Xunit.Abstractions.ITestOutputHelper output
             var deadline = Stopwatch.StartNew();
             while (!seen.ToString().Contains("SessionStarted", StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(15))
                 seen.Append(await browser.ReceiveAsync(TimeSpan.FromSeconds(15) - deadline.Elapsed));
-            Assert.Contains("SessionStarted", seen.ToString());
+            var started = seen.ToString();
+            Assert.Contains("SessionStarted", started);
+            browser.SessionId = System.Text.RegularExpressions.Regex.Match(started, "\"sessionId\":\"([^\"]+)\"").Groups[1].Value;
+            browser.ResumeToken = System.Text.RegularExpressions.Regex.Match(started, "\"resumeToken\":\"([^\"]+)\"").Groups[1].Value;
             var text = new string('y', 7000);
             for (var i = 0; i < questions; i++)
                 await browser.SendAsync($$"""{"type":1,"invocationId":"{{i}}","target":"SubmitQuery","arguments":[{"query":"stalled {{i}} {{text}}"}]}""");
             return browser;
         }
 
-        /// <summary>Reads again until <paramref name="count"/> answers have come or <paramref name="timeout"/> passed: how many came.</summary>
-        public async Task<int> ReadAnswersAsync(int count, TimeSpan timeout)
+        /// <summary>
+        /// Reads again until <paramref name="count"/> answers have come, the server closed the connection, or
+        /// <paramref name="timeout"/> passed: how many came, and whether the connection ended.
+        /// </summary>
+        public async Task<(int Answers, bool Closed)> ReadAnswersAsync(int count, TimeSpan timeout)
         {
             var seen = new StringBuilder();
             var deadline = Stopwatch.StartNew();
+            var closed = false;
             int Answers() => System.Text.RegularExpressions.Regex.Count(seen.ToString(), "\"target\":\"AiResponse\"");
             try
             {
-                while (Answers() < count && deadline.Elapsed < timeout)
-                    seen.Append(await ReceiveAsync(timeout - deadline.Elapsed));
+                while (Answers() < count && deadline.Elapsed < timeout && !closed)
+                {
+                    using var cts = new CancellationTokenSource(timeout - deadline.Elapsed);
+                    var r = await _socket.ReceiveAsync(_buffer, cts.Token);
+                    seen.Append(Encoding.UTF8.GetString(_buffer, 0, r.Count));
+                    closed = r.MessageType == WebSocketMessageType.Close;
+                }
             }
-            catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+            catch (OperationCanceledException)
             {
-                // nothing more came in time, or the connection ended: the count says what arrived
+                // nothing more came in time: the count says what arrived
             }
-            return Answers();
+            catch (WebSocketException)
+            {
+                closed = true; // the server dropped the connection (its backlog passed the bound)
+            }
+            return (Answers(), closed);
         }
 
         private Task SendAsync(string message) =>

@@ -23,8 +23,9 @@ public sealed record ConnectionsFound(IReadOnlyList<string> ConnectionIds, strin
 /// The only way from actors to SignalR, one per master at <c>/user/browser-push</c>: a session (which may live on
 /// another master) sends here the events for the connections this master holds. Each connection has its own queue:
 /// its events go out in the order the session sent them, one send at a time, and a browser that stops reading
-/// delays only itself. Past <see cref="MaxBacklog"/> waiting events its connection is closed (the page reconnects
-/// and gets its history back).
+/// delays only itself. A queued question's new position replaces its old one while that is still waiting (a stalled
+/// browser of a long queue would otherwise collect one per move). Past <see cref="MaxBacklog"/> waiting events its
+/// connection is closed (the page reconnects and gets its history back).
 /// </summary>
 public sealed class BrowserPushActor : ReceiveActor
 {
@@ -60,8 +61,8 @@ public sealed class BrowserPushActor : ReceiveActor
             {
                 if (!_sessionOf.ContainsKey(id)) continue; // gone: the session keeps everything in its journal
                 if (!_outboxes.TryGetValue(id, out var box)) _outboxes[id] = box = new Outbox();
-                box.Pending.Enqueue(m.Event);
-                if (box.Pending.Count > MaxBacklog)
+                box.Add(m.Event);
+                if (box.Count > MaxBacklog)
                 {
                     _outboxes.Remove(id);
                     if (box.Sending) Done();
@@ -87,7 +88,7 @@ public sealed class BrowserPushActor : ReceiveActor
 
     private void SendNext(string connectionId, Outbox box)
     {
-        for (var i = 0; i < SynchronousBurst && box.Pending.TryDequeue(out var e); i++)
+        for (var i = 0; i < SynchronousBurst && box.TryTake(out var e); i++)
         {
             var send = _browser.SendAsync(connectionId, HubEvents.NameOf(e), e);
             if (send.IsCompleted) continue;
@@ -97,7 +98,7 @@ public sealed class BrowserPushActor : ReceiveActor
             send.ContinueWith(_ => self.Tell(new Sent(connectionId)), TaskContinuationOptions.ExecuteSynchronously);
             return;
         }
-        if (box.Pending.Count > 0)
+        if (box.Count > 0)
         {
             // A long burst: let other connections and messages in before going on.
             box.Sending = true;
@@ -114,7 +115,7 @@ public sealed class BrowserPushActor : ReceiveActor
     private void Done()
     {
         _busy--;
-        if (_busy == 0 && _outboxes.Values.All(b => b.Pending.Count == 0)) ReleaseFlushWaiters();
+        if (_busy == 0 && _outboxes.Values.All(b => b.Count == 0)) ReleaseFlushWaiters();
     }
 
     private void ReleaseFlushWaiters()
@@ -126,10 +127,66 @@ public sealed class BrowserPushActor : ReceiveActor
     /// <summary>The push actor of the master at <paramref name="address"/> (this one when it is ours).</summary>
     public static ActorSelection At(ActorSystem system, string address) => system.ActorSelection($"{address}/user/{Name}");
 
-    private sealed class Outbox
+    /// <summary>
+    /// One connection's waiting events, in order. A <see cref="TaskQueuedDto"/> takes the place of the same task's
+    /// waiting one when nothing else of that task, and no session-wide event, waits after it: the browser then skips
+    /// positions it would only have shown for a moment, and every other event keeps its place.
+    /// </summary>
+    internal sealed class Outbox
     {
-        public Queue<IBrowserEvent> Pending { get; } = new();
+        private sealed class Slot(IBrowserEvent e)
+        {
+            public IBrowserEvent Event = e;
+        }
+
+        private readonly Queue<Slot> _pending = new();
+        /// <summary>Task → its waiting position, while that is the task's last waiting event.</summary>
+        private readonly Dictionary<string, Slot> _position = new(StringComparer.Ordinal);
+
+        public int Count => _pending.Count;
         public bool Sending { get; set; }
+
+        public void Add(IBrowserEvent e)
+        {
+            if (e is TaskQueuedDto queued && _position.TryGetValue(queued.TaskId, out var waiting))
+            {
+                waiting.Event = queued;
+                return;
+            }
+            var slot = new Slot(e);
+            _pending.Enqueue(slot);
+            if (TaskOf(e) is not { } taskId)
+            {
+                _position.Clear(); // a session-wide event (a start, a deletion): nothing moves before it
+                return;
+            }
+            if (e is TaskQueuedDto) _position[taskId] = slot;
+            else _position.Remove(taskId);
+        }
+
+        public bool TryTake(out IBrowserEvent e)
+        {
+            if (!_pending.TryDequeue(out var slot))
+            {
+                e = null!;
+                return false;
+            }
+            e = slot.Event;
+            if (e is TaskQueuedDto queued && _position.TryGetValue(queued.TaskId, out var waiting) && waiting == slot)
+                _position.Remove(queued.TaskId);
+            return true;
+        }
+
+        private static string? TaskOf(IBrowserEvent e) => e switch
+        {
+            TaskAcceptedDto a => a.TaskId,
+            TaskQueuedDto q => q.TaskId,
+            TaskAssignedDto a => a.TaskId,
+            AiResponseChunkDto c => c.TaskId,
+            AiResponseDto r => r.TaskId,
+            TaskFailedDto f => f.TaskId,
+            _ => null,
+        };
     }
 
     private sealed record Sent(string ConnectionId);
