@@ -9,11 +9,24 @@ internal interface IJournalWriteTarget
     bool IsUniqueViolation(Exception error);
 }
 
+/// <summary>Where a <see cref="GroupCommitWriter"/> runs its database calls.</summary>
+public enum WriterThread
+{
+    /// <summary>
+    /// One drain at a time on the thread pool, started when a write arrives and none is running: a write is picked up
+    /// by a pool thread that is already awake, where waking a sleeping thread of its own costs more than the write on
+    /// a busy machine. For a local database (SQLite), whose calls take microseconds.
+    /// </summary>
+    Pool,
+    /// <summary>A thread of its own, asleep while nothing waits: for a database over the network, whose calls (and outages) take long.</summary>
+    Dedicated,
+}
+
 /// <summary>
-/// Group commit: one thread per journal takes every write waiting (up to <c>maxRows</c> rows), writes them in one
+/// Group commit: one drain per journal takes every write waiting (up to <c>maxRows</c> rows), writes them in one
 /// transaction and completes each waiter. Writes are taken in the order they were handed in, and operations
-/// (SQLite's deletes and snapshots, and either provider's purges) run in that same order, alone. A dedicated thread,
-/// because SQLite's calls block.
+/// (SQLite's deletes and snapshots, and either provider's purges) run in that same order, alone. Only one drain runs
+/// at a time, on the thread pool or on a thread of its own (<see cref="WriterThread"/>), because the databases' calls block.
 /// </summary>
 internal sealed class GroupCommitWriter : IDisposable
 {
@@ -31,17 +44,20 @@ internal sealed class GroupCommitWriter : IDisposable
     private readonly int _maxRows;
     private readonly object _gate = new();
     private readonly Queue<Pending> _queue = new();
-    private readonly Thread _thread;
+    private readonly Thread? _thread;
     private bool _idle;
+    private bool _draining; // WriterThread.Pool: a drain is queued or running
     private bool _stopping;
 
-    public GroupCommitWriter(IJournalWriteTarget target, JournalHealth health, int maxRows = 1000, TimeProvider? clock = null)
+    public GroupCommitWriter(IJournalWriteTarget target, JournalHealth health, int maxRows = 1000, TimeProvider? clock = null,
+        WriterThread runOn = WriterThread.Dedicated)
     {
         if (maxRows < 1) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "A write batch must hold at least one row.");
         _target = target;
         _health = health;
         _maxRows = maxRows;
         _clock = clock ?? TimeProvider.System;
+        if (runOn == WriterThread.Pool) return;
         _thread = new Thread(Run) { IsBackground = true, Name = "journal-writer" };
         _thread.Start();
     }
@@ -59,31 +75,59 @@ internal sealed class GroupCommitWriter : IDisposable
             if (_stopping) return Task.FromException(new ObjectDisposedException(nameof(GroupCommitWriter), "The journal is shutting down: the write was not taken."));
             _health.RowsQueued(pending.RowCount); // before the writer can take it, so the count never goes below zero
             _queue.Enqueue(pending);
-            if (_idle) Monitor.Pulse(_gate);
+            if (_thread is null)
+            {
+                if (!_draining)
+                {
+                    _draining = true;
+                    ThreadPool.UnsafeQueueUserWorkItem(static w => w.Drain(), this, preferLocal: false);
+                }
+            }
+            else if (_idle) Monitor.Pulse(_gate);
         }
         return pending.Done.Task;
     }
 
+    /// <summary>The dedicated thread: drains, then sleeps until the next write, until stopped.</summary>
     private void Run()
     {
         var batch = new List<Pending>();
         var rows = new List<JournalRow>();
-        while (Take(batch))
-        {
-            if (batch[0].Operation is { } operation) RunOperation(batch[0], operation);
-            else Commit(batch, rows);
-            batch.Clear();
-            rows.Clear();
-        }
+        while (Take(batch, wait: true)) Process(batch, rows);
     }
 
-    /// <summary>Everything waiting up to the row limit, or one operation; false once stopping and drained.</summary>
-    private bool Take(List<Pending> batch)
+    /// <summary>A pool thread: drains until nothing waits (writes handed in meanwhile are taken too), then ends.</summary>
+    private void Drain()
+    {
+        var batch = new List<Pending>();
+        var rows = new List<JournalRow>();
+        while (Take(batch, wait: false)) Process(batch, rows);
+    }
+
+    private void Process(List<Pending> batch, List<JournalRow> rows)
+    {
+        if (batch[0].Operation is { } operation) RunOperation(batch[0], operation);
+        else Commit(batch, rows);
+        batch.Clear();
+        rows.Clear();
+    }
+
+    /// <summary>
+    /// Everything waiting up to the row limit, or one operation. False when there is nothing more to do: once
+    /// stopping and drained, or (<paramref name="wait"/> false) as soon as nothing waits, and the drain is then over.
+    /// </summary>
+    private bool Take(List<Pending> batch, bool wait)
     {
         lock (_gate)
         {
             while (_queue.Count == 0)
             {
+                if (!wait)
+                {
+                    _draining = false;
+                    Monitor.PulseAll(_gate); // a Dispose waiting for the drain to end
+                    return false;
+                }
                 if (_stopping) return false;
                 _idle = true;
                 Monitor.Wait(_gate);
@@ -176,7 +220,7 @@ internal sealed class GroupCommitWriter : IDisposable
         else pending.Done.TrySetException(error);
     }
 
-    /// <summary>Stops taking writes, lets the thread finish what it holds (up to 10 s), and fails what is left.</summary>
+    /// <summary>Stops taking writes, lets the writer finish what it holds (up to 10 s), and fails what is left.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -184,8 +228,14 @@ internal sealed class GroupCommitWriter : IDisposable
             if (_stopping) return;
             _stopping = true;
             Monitor.Pulse(_gate);
+            if (_thread is null)
+            {
+                var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (_draining && until - DateTime.UtcNow is var left && left > TimeSpan.Zero) Monitor.Wait(_gate, left);
+                if (!_draining) return;
+            }
         }
-        if (_thread.Join(TimeSpan.FromSeconds(10))) return;
+        if (_thread?.Join(TimeSpan.FromSeconds(10)) == true) return;
         lock (_gate)
             while (_queue.TryDequeue(out var left))
                 Complete(left, new TimeoutException("The journal shut down before this write was committed."));

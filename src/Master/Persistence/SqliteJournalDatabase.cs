@@ -23,7 +23,7 @@ internal sealed class SqliteJournalDatabase : JournalDatabase, IJournalWriteTarg
 
     public SqliteJournalDatabase(JournalConnection connection, JournalHealth health, int maxBatchRows)
         : base(connection, health, maxBatchRows) =>
-        _writer = new GroupCommitWriter(this, health, maxBatchRows);
+        _writer = new GroupCommitWriter(this, health, maxBatchRows, runOn: WriterThread.Pool);
 
     public override Task WriteAsync(IReadOnlyList<JournalRow> rows) => _writer.WriteAsync(rows);
 

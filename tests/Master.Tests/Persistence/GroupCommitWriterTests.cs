@@ -31,12 +31,14 @@ public sealed class GroupCommitWriterTests
 
     private static JournalRow Row(string id, long seq) => new(id, seq, 1, [1], "", 1, "w");
 
-    [Fact]
-    public async Task Everything_waiting_goes_into_one_transaction_in_the_order_it_was_handed_in()
+    [Theory]
+    [InlineData(WriterThread.Dedicated)]
+    [InlineData(WriterThread.Pool)]
+    public async Task Everything_waiting_goes_into_one_transaction_in_the_order_it_was_handed_in(WriterThread runOn)
     {
         var db = new FakeDatabase();
         var health = new JournalHealth();
-        using var writer = new GroupCommitWriter(db, health);
+        using var writer = new GroupCommitWriter(db, health, runOn: runOn);
         db.Release.Reset();
         var first = writer.WriteAsync([Row("a", 1)]);
         db.Entered.Wait(TimeSpan.FromSeconds(10));
@@ -51,11 +53,13 @@ public sealed class GroupCommitWriterTests
         Assert.Equal((2, 21, 0), (health.CommittedBatches, health.CommittedRows, health.QueuedRows));
     }
 
-    [Fact]
-    public async Task A_batch_holds_at_most_the_row_limit_but_never_splits_a_write()
+    [Theory]
+    [InlineData(WriterThread.Dedicated)]
+    [InlineData(WriterThread.Pool)]
+    public async Task A_batch_holds_at_most_the_row_limit_but_never_splits_a_write(WriterThread runOn)
     {
         var db = new FakeDatabase();
-        using var writer = new GroupCommitWriter(db, new JournalHealth(), maxRows: 3);
+        using var writer = new GroupCommitWriter(db, new JournalHealth(), maxRows: 3, runOn: runOn);
         db.Release.Reset();
         var first = writer.WriteAsync([Row("x", 1)]);
         db.Entered.Wait(TimeSpan.FromSeconds(10));
@@ -65,13 +69,15 @@ public sealed class GroupCommitWriterTests
         Assert.Equal([1, 2, 3], db.Transactions.Select(t => t.Count));
     }
 
-    [Fact]
-    public async Task A_conflict_fails_only_the_write_that_caused_it()
+    [Theory]
+    [InlineData(WriterThread.Dedicated)]
+    [InlineData(WriterThread.Pool)]
+    public async Task A_conflict_fails_only_the_write_that_caused_it(WriterThread runOn)
     {
         var db = new FakeDatabase();
         db.Stored.Add(("taken", 1));
         var health = new JournalHealth();
-        using var writer = new GroupCommitWriter(db, health);
+        using var writer = new GroupCommitWriter(db, health, runOn: runOn);
         db.Release.Reset();
         var first = writer.WriteAsync([Row("x", 1)]);
         db.Entered.Wait(TimeSpan.FromSeconds(10));
@@ -87,12 +93,14 @@ public sealed class GroupCommitWriterTests
         Assert.Equal(0, health.ConsecutiveFailedBatches); // the database is fine
     }
 
-    [Fact]
-    public async Task An_outage_fails_every_waiting_write_and_shows_in_health_until_a_batch_commits()
+    [Theory]
+    [InlineData(WriterThread.Dedicated)]
+    [InlineData(WriterThread.Pool)]
+    public async Task An_outage_fails_every_waiting_write_and_shows_in_health_until_a_batch_commits(WriterThread runOn)
     {
         var db = new FakeDatabase { Fail = _ => new IOException("disk I/O error") };
         var health = new JournalHealth();
-        using var writer = new GroupCommitWriter(db, health);
+        using var writer = new GroupCommitWriter(db, health, runOn: runOn);
         var one = writer.WriteAsync([Row("a", 1)]);
         var two = writer.WriteAsync([Row("b", 1)]);
         await Assert.ThrowsAsync<IOException>(() => one);
@@ -108,11 +116,13 @@ public sealed class GroupCommitWriterTests
         Assert.Equal(0, health.QueuedRows);
     }
 
-    [Fact]
-    public async Task Operations_run_in_order_between_writes_and_after_shutdown_nothing_is_taken()
+    [Theory]
+    [InlineData(WriterThread.Dedicated)]
+    [InlineData(WriterThread.Pool)]
+    public async Task Operations_run_in_order_between_writes_and_after_shutdown_nothing_is_taken(WriterThread runOn)
     {
         var db = new FakeDatabase();
-        var writer = new GroupCommitWriter(db, new JournalHealth());
+        var writer = new GroupCommitWriter(db, new JournalHealth(), runOn: runOn);
         var seen = new List<string>();
         var write = writer.WriteAsync([Row("a", 1)]);
         var operation = writer.RunAsync(() => { lock (db.Transactions) seen.Add($"after {db.Transactions.Count} transaction(s)"); });
@@ -121,5 +131,24 @@ public sealed class GroupCommitWriterTests
 
         writer.Dispose();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => writer.WriteAsync([Row("b", 1)]));
+    }
+
+    [Fact]
+    public async Task On_the_pool_a_drain_ends_when_nothing_waits_a_later_write_starts_another_and_dispose_waits_for_it()
+    {
+        var db = new FakeDatabase();
+        var writer = new GroupCommitWriter(db, new JournalHealth(), runOn: WriterThread.Pool);
+        await writer.WriteAsync([Row("a", 1)]);
+        await writer.WriteAsync([Row("b", 1)]); // after the first drain ended
+        db.Release.Reset();
+        db.Entered.Reset();
+        var held = writer.WriteAsync([Row("c", 1)]);
+        db.Entered.Wait(TimeSpan.FromSeconds(10));
+        var disposing = Task.Run(writer.Dispose);
+        Assert.NotSame(disposing, await Task.WhenAny(disposing, Task.Delay(TimeSpan.FromMilliseconds(200)))); // still writing: Dispose waits
+        db.Release.Set();
+        await disposing.WaitAsync(TimeSpan.FromSeconds(10));
+        await held;
+        Assert.Equal(["a", "b", "c"], db.Transactions.SelectMany(t => t).Select(r => r.PersistenceId));
     }
 }
