@@ -40,6 +40,11 @@ public sealed record WorkerStatusUpdate
     [JsonRequired] public long Timestamp { get; init; }
     public int? ActiveTasks { get; init; }
     public int? Capacity { get; init; }
+    /// <summary>
+    /// Extra: the worker is shutting down. It takes no new task, finishes the ones it has, then says <c>offline</c>;
+    /// the master gives it nothing more meanwhile (a task sent to it anyway would come back only at its offline).
+    /// </summary>
+    public bool? Draining { get; init; }
 }
 
 /// <summary><c>upb/workers/heartbeat</c>: every <c>heartbeat_interval_ms</c>.</summary>

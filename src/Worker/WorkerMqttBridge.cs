@@ -29,6 +29,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
     private string _lastStatus = WorkerStatuses.Idle;
     private (string Status, int Active) _published = (WorkerStatuses.Idle, 0);
     private bool _statusDue;
+    private bool _draining;
 
     private readonly IServiceProvider _services;
     private readonly TaskOrigin _origin;
@@ -89,6 +90,14 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
     {
         // Heartbeats go on while running tasks finish, so the master does not give them away meanwhile.
         // (Not when the actor system is already gone, e.g. after this node left the cluster: nothing runs then.)
+        // Said first: the master then gives this worker nothing more. A task sent to it anyway would not be taken, and
+        // would come back to the master only with this worker's offline, one of its attempts spent; several workers
+        // leaving at once (a scale-down) could spend them all.
+        Volatile.Write(ref _draining, true);
+        int running;
+        lock (_gate) running = _active;
+        await TryPublishAsync(_topics.Status, WireJson.Serialize(Status(running > 0 ? WorkerStatuses.Busy : WorkerStatuses.Idle, running)),
+            MqttQualityOfServiceLevel.AtLeastOnce);
         try
         {
             if (ActorSystem.WhenTerminated.IsCompleted) throw new OperationCanceledException();
@@ -199,6 +208,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
     private WorkerStatusUpdate Status(string status, int active) => new()
     {
         WorkerId = _workerId, Status = status, Timestamp = EpochMs.Now(), ActiveTasks = active, Capacity = _settings.Worker.Capacity,
+        Draining = Volatile.Read(ref _draining) ? true : null,
     };
 
     private async Task TryPublishAsync(string topic, byte[] payload, MqttQualityOfServiceLevel qos)

@@ -91,6 +91,26 @@ public class DispatchStateTests
     }
 
     [Fact]
+    public void A_draining_worker_keeps_its_task_gets_nothing_new_and_registering_again_opens_it()
+    {
+        _state.Register("leaving", 2);
+        _state.Register("staying", 1);
+        var first = NewTask();
+        Assert.Equal("leaving", Submit(first).Task!.WorkerId);
+
+        _state.Touch("leaving", "busy", draining: true);
+        var next = Submit(NewTask());
+        Assert.Equal("staying", next.Task!.WorkerId);
+        Assert.Equal("queued", Submit(NewTask()).Task!.Status); // the leaving worker's free slot is not offered
+        _state.Touch("leaving", "busy"); // a heartbeat or status without the flag does not open it again
+        Assert.Equal(0, _state.Workers.Find("leaving")!.FreeSlots);
+        Finish(first, "leaving"); // its own task is still accepted
+
+        var events = _state.Register("leaving", 2); // restarted
+        Assert.Single(Assigned(events));
+    }
+
+    [Fact]
     public void A_registering_worker_drains_the_queue_and_the_rest_hear_their_new_positions()
     {
         var tasks = Enumerable.Range(0, 3).Select(_ => NewTask()).ToList();

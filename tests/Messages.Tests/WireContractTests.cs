@@ -141,8 +141,8 @@ public class WireContractTests
         var fields = TaskResult.Descriptor.Fields.InFieldNumberOrder().ToDictionary(f => f.Name, f => f.FieldNumber);
         Assert.Equal(expected, fields);
         Assert.Equal("worker.WorkerCallback", WorkerCallback.Descriptor.FullName);
-        // SendResult first, unchanged; StreamResult and Deliver are the additions (docs/protocol.md §3.5, §3.6).
-        Assert.Equal(["SendResult", "StreamResult", "Deliver"], WorkerCallback.Descriptor.Methods.Select(m => m.Name));
+        // SendResult first, unchanged; StreamResult, Deliver and FetchKey are the additions (docs/protocol.md §3.5, §3.6, §3.8).
+        Assert.Equal(["SendResult", "StreamResult", "Deliver", "FetchKey"], WorkerCallback.Descriptor.Methods.Select(m => m.Name));
         var send = WorkerCallback.Descriptor.Methods[0];
         Assert.Equal((false, false, "TaskResult"), (send.IsClientStreaming, send.IsServerStreaming, send.InputType.Name));
         var stream = WorkerCallback.Descriptor.Methods[1];
@@ -153,6 +153,10 @@ public class WireContractTests
         Assert.Equal((true, true, "TaskChunk", "ResultAck"), (deliver.IsClientStreaming, deliver.IsServerStreaming, deliver.InputType.Name, deliver.OutputType.Name));
         Assert.Equal([("success", 1), ("message", 2), ("task_id", 3), ("retry", 4)],
             ResultAck.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.Name, f.FieldNumber)));
+        var fetch = WorkerCallback.Descriptor.Methods[3];
+        Assert.Equal((false, false, "KeyRequest", "KeyReply"), (fetch.IsClientStreaming, fetch.IsServerStreaming, fetch.InputType.Name, fetch.OutputType.Name));
+        Assert.Equal([("task_id", 1), ("worker_id", 2), ("session_id", 3)], KeyRequest.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.Name, f.FieldNumber)));
+        Assert.Equal([("found", 1), ("api_key", 2), ("message", 3)], KeyReply.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.Name, f.FieldNumber)));
     }
 
     [Fact]

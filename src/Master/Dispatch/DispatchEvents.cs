@@ -58,7 +58,7 @@ public sealed record TaskCancelled(string TaskId) : DispatchEvent;
 public sealed record WorkerJoined(string WorkerId, int Capacity, WorkerDescription Description, bool Again) : DispatchEvent;
 
 /// <summary>A worker showed a sign of life.</summary>
-public sealed record WorkerSeen(string WorkerId, string? ReportedStatus) : DispatchEvent;
+public sealed record WorkerSeen(string WorkerId, string? ReportedStatus, bool Draining = false) : DispatchEvent;
 
 /// <summary>A worker is gone; <paramref name="SaidGoodbye"/>: it left (offline) rather than fell silent or was removed.</summary>
 public sealed record WorkerLost(string WorkerId, string Reason, bool SaidGoodbye, int TasksReturned) : DispatchEvent;

@@ -230,12 +230,12 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     /// (heartbeats of new workers) lets a restarted dispatcher keep tasks on the worker that is still running them.
     /// </summary>
     public IReadOnlyList<DispatchEvent> Touch(string workerId, string? reportedStatus, int? capacity = null,
-        TimeSpan? heartbeatInterval = null, IReadOnlyList<string>? runningTaskIds = null)
+        TimeSpan? heartbeatInterval = null, IReadOnlyList<string>? runningTaskIds = null, bool draining = false)
     {
         var events = Begin();
         if (Workers.Find(workerId) is not null)
         {
-            Raise(new WorkerSeen(workerId, reportedStatus));
+            Raise(new WorkerSeen(workerId, reportedStatus, draining));
         }
         else if (!_left.Contains(workerId) && reportedStatus != Messages.WorkerStatuses.Offline)
         {
@@ -541,11 +541,12 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
                     if (t.Phase == TaskPhase.InFlight && t.WorkerId == id) worker.ActiveTasks.Add(t.TaskId);
                 break;
             }
-            case WorkerSeen(var id, var reported):
+            case WorkerSeen(var id, var reported, var draining):
                 if (Workers.Find(id) is { } seen)
                 {
                     seen.LastSeen = now;
                     if (reported is not null) seen.ReportedStatus = reported;
+                    if (draining) seen.Draining = true; // only a new registration opens it again
                 }
                 break;
             case WorkerLost(var id, _, var saidGoodbye, _):

@@ -155,7 +155,8 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         Command<ReportWorkerStatus>(m =>
         {
             var s = m.Status;
-            Carry(s.Status == WorkerStatuses.Offline ? _state.RemoveWorker(s.WorkerId) : _state.Touch(s.WorkerId, s.Status, s.Capacity));
+            Carry(s.Status == WorkerStatuses.Offline ? _state.RemoveWorker(s.WorkerId)
+                : _state.Touch(s.WorkerId, s.Status, s.Capacity, draining: s.Draining == true));
         });
 
         Command<ReportWorkerHeartbeat>(m =>

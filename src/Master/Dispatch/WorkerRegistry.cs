@@ -15,7 +15,9 @@ public sealed class WorkerInfo
     public long Sequence { get; init; }
     public HashSet<string> ActiveTasks { get; } = new(StringComparer.Ordinal);
 
-    public int FreeSlots => Math.Max(0, Capacity - ActiveTasks.Count);
+    /// <summary>Shutting down (it said so): it finishes what it has and gets nothing new, until it registers again.</summary>
+    public bool Draining { get; set; }
+    public int FreeSlots => Draining ? 0 : Math.Max(0, Capacity - ActiveTasks.Count);
     public string Status => ActiveTasks.Count == 0 ? Messages.WorkerStatuses.Idle : Messages.WorkerStatuses.Busy;
 }
 
@@ -44,6 +46,7 @@ public sealed class WorkerRegistry
         worker.Capacity = Math.Clamp(capacity, 1, MaxCapacity);
         worker.LastSeen = now;
         worker.ReportedStatus = Messages.WorkerStatuses.Idle;
+        worker.Draining = false;
         worker.Description = description;
         return worker;
     }
