@@ -41,6 +41,9 @@ public interface IMasterDirectory
 /// <summary>Reads the cluster's current state (an immutable snapshot, safe from any thread) of this worker's actor system.</summary>
 internal sealed class ClusterMasterDirectory(IServiceProvider services) : IMasterDirectory
 {
+    /// <summary>The last state read and what it gave: the cluster's state object changes only when membership does.</summary>
+    private volatile Tuple<object, MasterEndpoints>? _last;
+
     public MasterEndpoints Current()
     {
         ActorSystem? system;
@@ -54,6 +57,7 @@ internal sealed class ClusterMasterDirectory(IServiceProvider services) : IMaste
         }
         if (system is null || system.WhenTerminated.IsCompleted) return MasterEndpoints.None;
         var state = Akka.Cluster.Cluster.Get(system).State;
+        if (_last is { } last && ReferenceEquals(last.Item1, state)) return last.Item2; // every task asks (TaskOrigin)
         var unreachable = state.Unreachable.Select(ClusterRoles.GrpcEndpointOf).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
         var reachable = state.Members
             .Where(m => m.Status == MemberStatus.Up && !state.Unreachable.Contains(m))
@@ -64,7 +68,9 @@ internal sealed class ClusterMasterDirectory(IServiceProvider services) : IMaste
         var members = state.Members.Concat(state.Unreachable)
             .Select(ClusterRoles.GrpcEndpointOf).OfType<string>()
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
-        return new MasterEndpoints(reachable, unreachable) { Members = members };
+        var endpoints = new MasterEndpoints(reachable, unreachable) { Members = members };
+        _last = Tuple.Create<object, MasterEndpoints>(state, endpoints);
+        return endpoints;
     }
 }
 
