@@ -88,8 +88,6 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        // Heartbeats go on while running tasks finish, so the master does not give them away meanwhile.
-        // (Not when the actor system is already gone, e.g. after this node left the cluster: nothing runs then.)
         // Said first: the master then gives this worker nothing more. A task sent to it anyway would not be taken, and
         // would come back to the master only with this worker's offline, one of its attempts spent; several workers
         // leaving at once (a scale-down) could spend them all.
@@ -98,6 +96,8 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
         lock (_gate) running = _active;
         await TryPublishAsync(_topics.Status, WireJson.Serialize(Status(running > 0 ? WorkerStatuses.Busy : WorkerStatuses.Idle, running)),
             MqttQualityOfServiceLevel.AtLeastOnce);
+        // Heartbeats go on while running tasks finish, so the master does not give them away meanwhile.
+        // (Not when the actor system is already gone, e.g. after this node left the cluster: nothing runs then.)
         try
         {
             if (ActorSystem.WhenTerminated.IsCompleted) throw new OperationCanceledException();

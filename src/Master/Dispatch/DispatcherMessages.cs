@@ -43,12 +43,6 @@ public sealed record WorkerResult(string WorkerId, string TaskId, string Session
 }
 
 /// <summary>
-/// From the gRPC edge: part of an answer as a worker streams it (coalesced). <paramref name="Text"/> replaces the
-/// answer from <paramref name="Offset"/> on. Best effort: never journaled, dropped unless the task is in flight on
-/// that worker (and attempt, when the worker said which).
-/// </summary>
-/// <param name="SessionId">The assignment's session alias, as the worker echoed it: text without it is dropped.</param>
-/// <summary>
 /// From the gRPC edge: the user's key of a task, for its worker (<c>FetchKey</c>), proven by the assignment's alias.
 /// Answered with <see cref="TaskKey"/>.
 /// </summary>
@@ -60,6 +54,12 @@ public sealed record TaskKey(string ApiKey, string Error) : IClusterMessage
     public override string ToString() => $"TaskKey {{ found = {ApiKey.Length > 0}, error = {Error} }}";
 }
 
+/// <summary>
+/// From the gRPC edge: part of an answer as a worker streams it (coalesced). <paramref name="Text"/> replaces the
+/// answer from <paramref name="Offset"/> on. Best effort: never journaled, dropped unless the task is in flight on
+/// that worker (and attempt, when the worker said which).
+/// </summary>
+/// <param name="SessionId">The assignment's session alias, as the worker echoed it: text without it is dropped.</param>
 public sealed record StreamTaskText(string TaskId, string WorkerId, string SessionId, int Attempt, int Offset, string Text) : IClusterMessage;
 
 /// <summary>From the MQTT edge (of any master).</summary>

@@ -26,6 +26,14 @@ public static class ResultLimits
         Over("worker_id", c.WorkerId, MaxIdChars) ?? Over("task_id", c.TaskId, MaxIdChars) ?? Over("session_id", c.SessionId, MaxIdChars)
         ?? Over("text", c.Text, MaxChunkChars) ?? (c.Result is { } r ? Check(r) : null);
 
+    /// <summary>A key request needs all three ids, each within the id bound.</summary>
+    public static string? Check(KeyRequest k) =>
+        string.IsNullOrEmpty(k.TaskId) || string.IsNullOrEmpty(k.WorkerId) || string.IsNullOrEmpty(k.SessionId)
+            ? "FetchKey needs task_id, worker_id and session_id (the task message's)."
+            : k.TaskId.Length > MaxIdChars || k.WorkerId.Length > MaxIdChars || k.SessionId.Length > MaxIdChars
+                ? $"FetchKey's ids have at most {MaxIdChars} characters each."
+                : null;
+
     private static string? Over(string field, string value, int max) =>
         value.Length > max ? $"{field} has {value.Length} characters; at most {max} are accepted." : null;
 }

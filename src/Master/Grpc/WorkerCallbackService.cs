@@ -24,11 +24,7 @@ public sealed class WorkerCallbackService(IRequiredActor<DispatcherActor> dispat
     /// </summary>
     public override async Task<KeyReply> FetchKey(KeyRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrEmpty(request.TaskId) || string.IsNullOrEmpty(request.WorkerId) || string.IsNullOrEmpty(request.SessionId))
-            throw Invalid("FetchKey needs task_id, worker_id and session_id (the task message's).");
-        if (request.TaskId.Length > ResultLimits.MaxIdChars || request.WorkerId.Length > ResultLimits.MaxIdChars
-            || request.SessionId.Length > ResultLimits.MaxIdChars)
-            throw Invalid($"FetchKey's ids have at most {ResultLimits.MaxIdChars} characters each.");
+        if (ResultLimits.Check(request) is { } error) throw Invalid(error);
         try
         {
             var key = await dispatcher.ActorRef.Ask<TaskKey>(new FetchTaskKey(request.TaskId, request.WorkerId, request.SessionId),

@@ -96,19 +96,22 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ListenPolicy l
             case BrokerAccessPolicy.Publish.ForgedIdentity:
                 e.ProcessPublish = false;
                 e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
-                if (_forgeries.Count < 10_000 && _forgeries.TryAdd((e.ClientId, claimed!), 0))
+                if (FirstTime(e.ClientId, claimed!))
                     log.LogWarning("Embedded MQTT broker: dropped messages on {Topic} from client {ClientId} claiming to be worker {Claimed}",
                         message.Topic, e.ClientId, claimed);
                 break;
             default:
                 e.ProcessPublish = false;
                 e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
-                if (_forgeries.Count < 10_000 && _forgeries.TryAdd((e.ClientId, message.Topic), 0))
+                if (FirstTime(e.ClientId, message.Topic))
                     log.LogWarning("Embedded MQTT broker: dropped a publish to {Topic} from client {ClientId}: not allowed", message.Topic, e.ClientId);
                 break;
         }
         return Task.CompletedTask;
     }
+
+    /// <summary>One warning per client and what it tried (a bounded memory of them), not one per heartbeat.</summary>
+    private bool FirstTime(string clientId, string what) => _forgeries.Count < 10_000 && _forgeries.TryAdd((clientId, what), 0);
 
     /// <summary>
     /// Calls <paramref name="handler"/> for every message on <paramref name="topic"/> (an exact topic), from clients
