@@ -20,7 +20,7 @@ fi
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 log=$(mktemp)
-trap 'rm -f "$log" "$log.node" "$log.swarm"' EXIT
+trap 'rm -f "$log" "$log.node" "$log.swarm" "$log.failed"' EXIT
 
 if ! dotnet build AiSystem.sln -c Debug 2>&1 | tee "$log" | grep -E ' error |Build succeeded|warn' ; then :; fi
 if ! grep -q 'Build succeeded' "$log"; then
@@ -32,6 +32,8 @@ fi
 
 dotnet test AiSystem.sln -c Debug --no-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The names of failed tests, repeated just before the summary (a CI log shows its tail).
+grep -E '^\s+Failed [A-Za-z_]' "$log" | sed -E 's/^\s+//' > "$log.failed" || true
 
 # One summary line per test assembly: "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T ..."
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
@@ -77,5 +79,11 @@ else
   failed=$((failed + $(echo "$swarm" | awk '{print $4}')))
 fi
 
+if [ -s "$log.failed" ] || grep -q '^not ok' "$log.node" 2>/dev/null || grep -q '^FAIL' "$log.swarm" 2>/dev/null; then
+  echo "Failed:"
+  sed 's/^/  /' "$log.failed"
+  grep -E '^not ok' "$log.node" 2>/dev/null | sed 's/^/  node: /'
+  grep -E '^FAIL' "$log.swarm" 2>/dev/null | sed 's/^/  swarm: /'
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

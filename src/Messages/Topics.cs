@@ -12,4 +12,7 @@ public sealed record Topics(string Prefix = Topics.DefaultPrefix)
 
     /// <summary>The topic one worker takes its tasks from.</summary>
     public string TasksFor(string workerId) => $"{Prefix}/workers/{workerId}/tasks";
+
+    /// <summary>The topic one worker hears "stop this task" on (extra; old workers never subscribe).</summary>
+    public string CancelsFor(string workerId) => $"{Prefix}/workers/{workerId}/cancel";
 }

@@ -14,6 +14,7 @@ namespace AiSystem.Messages;
 [JsonSerializable(typeof(WorkerHeartbeat))]
 [JsonSerializable(typeof(TaskMessage))]
 [JsonSerializable(typeof(LogMessage))]
+[JsonSerializable(typeof(CancelMessage))]
 public sealed partial class WireJsonContext : JsonSerializerContext;
 
 /// <summary>Reads and writes the MQTT payloads of PROTOCOL.md §1 (UTF-8, snake_case, unknown fields ignored).</summary>
@@ -24,6 +25,7 @@ public static class WireJson
     public static byte[] Serialize(WorkerHeartbeat value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.WorkerHeartbeat);
     public static byte[] Serialize(TaskMessage value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.TaskMessage);
     public static byte[] Serialize(LogMessage value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.LogMessage);
+    public static byte[] Serialize(CancelMessage value) => JsonSerializer.SerializeToUtf8Bytes(value, WireJsonContext.Default.CancelMessage);
 
     /// <summary>The longest worker id accepted: it becomes a topic level and a key in every table.</summary>
     public const int MaxWorkerIdLength = 128;
@@ -49,7 +51,11 @@ public static class WireJson
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out TaskMessage? value, out string? error) =>
         TryParse(payload, WireJsonContext.Default.TaskMessage, out value, out error)
         && Check(value, v => WorkerId(v.WorkerId) ?? Required(v.SessionId, "session_id") ?? Required(v.GrpcEndpoint, "grpc_endpoint")
-            ?? (v.Query is null ? "required field 'query' is null" : null), ref error);
+            ?? (v.Query is null ? "required field 'query' is null" : null) ?? History(v.History), ref error);
+
+    public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out CancelMessage? value, out string? error) =>
+        TryParse(payload, WireJsonContext.Default.CancelMessage, out value, out error)
+        && Check(value, v => WorkerId(v.WorkerId) ?? Required(v.TaskId, "task_id"), ref error);
 
     public static bool TryParse(ReadOnlySequence<byte> payload, [NotNullWhen(true)] out LogMessage? value, out string? error) =>
         TryParse(payload, WireJsonContext.Default.LogMessage, out value, out error);
@@ -109,6 +115,18 @@ public static class WireJson
         : ids.Count > MaxCapacity ? $"field 'task_ids' has {ids.Count} entries, the limit is {MaxCapacity}"
         : ids.Any(id => string.IsNullOrEmpty(id) || id.Length > MaxWorkerIdLength) ? $"field 'task_ids' has an empty id or one over {MaxWorkerIdLength} characters"
         : null;
+
+    private static string? History(IReadOnlyList<ChatTurn>? turns)
+    {
+        if (turns is null) return null;
+        for (var i = 0; i < turns.Count; i++)
+        {
+            if (turns[i] is not { Text: not null } turn) return $"field 'history[{i}]' has no 'text'";
+            if (turn.Role is not (ChatTurn.User or ChatTurn.Model))
+                return $"field 'history[{i}].role' is '{Truncate(turn.Role ?? "null")}', expected user or model";
+        }
+        return null;
+    }
 
     private static string? Text(string? value, string field) =>
         value is null || value.Length <= MaxTextLength ? null : $"field '{field}' is {value.Length} characters long, the limit is {MaxTextLength}";

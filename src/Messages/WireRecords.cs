@@ -81,10 +81,39 @@ public sealed record TaskMessage
     /// (<c>api_key</c> is then empty); the worker gets it with gRPC <c>FetchKey</c>.
     /// </summary>
     public bool? ApiKeyHeld { get; init; }
+    /// <summary>
+    /// Extra: the conversation before <see cref="Query"/>, oldest first (answered turns only, within the master's
+    /// context budget). Old workers ignore it and answer the question alone.
+    /// </summary>
+    public IReadOnlyList<ChatTurn>? History { get; init; }
+    /// <summary>Extra: the operator's system instruction (<c>Chat__SystemPrompt</c>) for the model.</summary>
+    public string? SystemInstruction { get; init; }
 
-    /// <summary>Never print the key, whatever calls ToString.</summary>
+    /// <summary>Never print the key or the texts, whatever calls ToString.</summary>
     public override string ToString() =>
-        $"TaskMessage {{ task_id = {TaskId}, worker_id = {WorkerId}, session_id = {SessionId}, attempt = {Attempt}, query = {Query.Length} chars }}";
+        $"TaskMessage {{ task_id = {TaskId}, worker_id = {WorkerId}, session_id = {SessionId}, attempt = {Attempt}, query = {Query.Length} chars, history = {History?.Count ?? 0} turns }}";
+}
+
+/// <summary>One earlier turn of a conversation: <see cref="Role"/> is <c>user</c> or <c>model</c>.</summary>
+public sealed record ChatTurn(string Role, string Text)
+{
+    public const string User = "user";
+    public const string Model = "model";
+
+    public override string ToString() => $"ChatTurn {{ {Role}, {Text.Length} chars }}";
+}
+
+/// <summary>
+/// <c>upb/workers/{worker_id}/cancel</c> (extra): stop this task now. The worker aborts the model call, frees the slot and
+/// sends no result (the master has forgotten the task). Old workers never subscribe, so they finish the call and their
+/// late result is dropped.
+/// </summary>
+public sealed record CancelMessage
+{
+    [JsonRequired] public string TaskId { get; init; } = "";
+    [JsonRequired] public string WorkerId { get; init; } = "";
+    public int? Attempt { get; init; }
+    [JsonRequired] public long Timestamp { get; init; }
 }
 
 /// <summary><c>upb/logs</c>: one log line of any component.</summary>

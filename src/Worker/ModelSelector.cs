@@ -22,7 +22,7 @@ public sealed class ModelSelector(LlmOptions llm, GeminiOptions gemini, HttpClie
         var model = string.IsNullOrWhiteSpace(taskModel) ? llm.Model : taskModel.Trim();
         if (!llm.Allows(model))
             throw new ModelException(ModelErrorKind.UnknownModel,
-                $"This worker does not run the model '{(model.Length > 64 ? model[..64] + "…" : model)}' (allowed: Llm__Model and Llm__AllowedModels).");
+                $"This worker does not run the model '{(model.Length > 64 ? model[..64] + "…" : model)}' (allowed: Llm__Model, Llm__AllowedModels and Llm__Models).");
         var useGemini = llm.Provider switch
         {
             "gemini" => true,

@@ -29,6 +29,7 @@ public sealed partial class TaskRunner(string workerId, ModelSelector models, IR
         var deadline = task.Deadline is > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(task.Deadline.Value) : DateTimeOffset.UtcNow + DefaultDeliveryWindow;
         string answer = "", error = "", provider = "";
         var permanent = false;
+        UsageDetails? usage = null;
         var stream = sender.OpenStream(task, workerId);
         try
         {
@@ -36,7 +37,7 @@ public sealed partial class TaskRunner(string workerId, ModelSelector models, IR
             var key = task.ApiKeyHeld == true ? await sender.FetchKeyAsync(task, workerId, cancellationToken) : task.ApiKey;
             var choice = models.Choose(key, task.Model);
             provider = choice.Provider;
-            answer = await AskWithRetriesAsync(choice, task, deadline, stream, cancellationToken);
+            (answer, usage) = await AskWithRetriesAsync(choice, task, deadline, stream, cancellationToken);
             if (string.IsNullOrWhiteSpace(answer))
                 error = "The model returned an empty answer. Please ask again.";
         }
@@ -62,6 +63,13 @@ public sealed partial class TaskRunner(string workerId, ModelSelector models, IR
             throw;
         }
 
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped (by its master, or the worker is stopping) while the call failed on its way out: no result either.
+            await stream.DisposeAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         // The simulated model paces its words across this delay; a faster answer waits out the rest.
         if (simulatedDelay - watch.Elapsed is var rest && rest > TimeSpan.Zero && error.Length == 0)
             await Task.Delay(rest, cancellationToken);
@@ -81,6 +89,8 @@ public sealed partial class TaskRunner(string workerId, ModelSelector models, IR
             Provider = provider,
             PermanentError = permanent,
         };
+        if (error.Length == 0 && usage?.InputTokenCount is { } prompt) result.PromptTokens = (int)Math.Min(prompt, int.MaxValue);
+        if (error.Length == 0 && usage?.OutputTokenCount is { } output) result.OutputTokens = (int)Math.Min(output, int.MaxValue);
 
         var delivery = DeliverAsync(stream, task, result, deadline, cancellationToken); // the result goes first, then the log line
         LogDone(task.TaskId, task.SessionId, watch.ElapsedMilliseconds, error.Length == 0 ? provider : "error");
@@ -100,26 +110,45 @@ public sealed partial class TaskRunner(string workerId, ModelSelector models, IR
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of session {SessionId} done in {Elapsed} ms ({Outcome})")]
     private partial void LogDone(string? taskId, string sessionId, long elapsed, string outcome);
 
-    private async Task<string> AskWithRetriesAsync(ModelChoice choice, TaskMessage task, DateTimeOffset deadline, IAnswerStream stream,
-        CancellationToken ct)
+    /// <summary>
+    /// What the model is sent: the operator's system instruction, the conversation so far as user and model turns
+    /// (oldest first), then the question. A task from an older master has neither, and is the question alone.
+    /// </summary>
+    public static List<ChatMessage> MessagesFor(TaskMessage task)
+    {
+        var messages = new List<ChatMessage>((task.History?.Count ?? 0) + 2);
+        if (!string.IsNullOrWhiteSpace(task.SystemInstruction)) messages.Add(new ChatMessage(ChatRole.System, task.SystemInstruction));
+        if (task.History is { } history)
+            foreach (var turn in history)
+                messages.Add(new ChatMessage(turn.Role == ChatTurn.Model ? ChatRole.Assistant : ChatRole.User, turn.Text));
+        messages.Add(new ChatMessage(ChatRole.User, task.Query));
+        return messages;
+    }
+
+    private async Task<(string Answer, UsageDetails? Usage)> AskWithRetriesAsync(ModelChoice choice, TaskMessage task, DateTimeOffset deadline,
+        IAnswerStream stream, CancellationToken ct)
     {
         var streamed = false;
+        var messages = MessagesFor(task);
         for (var retries = 0; ; retries++)
         {
             var answer = new StringBuilder();
+            UsageDetails? usage = null;
             try
             {
                 // A retry after text went out starts the answer over on the page too.
                 var restart = streamed;
-                await foreach (var update in choice.Client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, task.Query)], cancellationToken: ct))
+                await foreach (var update in choice.Client.GetStreamingResponseAsync(messages, cancellationToken: ct))
                 {
+                    foreach (var content in update.Contents)
+                        if (content is UsageContent u) usage = u.Details;
                     var text = update.Text;
                     if (text.Length == 0) continue;
                     answer.Append(text);
                     await stream.WriteAsync(text, restart, ct);
                     (restart, streamed) = (false, true);
                 }
-                return answer.ToString();
+                return (answer.ToString(), usage);
             }
             catch (ModelException e) when (_retry.NextDelay(e, retries, deadline - DateTimeOffset.UtcNow) is { } delay)
             {

@@ -23,6 +23,8 @@ public sealed partial class WorkerActor : ReceiveActor
     private readonly int _capacity;
     private readonly ILogger<WorkerActor> _log;
     private readonly Dictionary<string, TaskMessage> _active = new(StringComparer.Ordinal);
+    /// <summary>Each running task's own stop (a <see cref="CancelRun"/> from its master), linked to the worker's.</summary>
+    private readonly Dictionary<string, CancellationTokenSource> _stops = new(StringComparer.Ordinal);
     private readonly Queue<TaskMessage> _waiting = new();
     /// <summary>Tasks that may wait for a slot: more than the master ever sends (it counts the slots).</summary>
     private int MaxWaiting => _capacity * 2 + 16;
@@ -58,17 +60,42 @@ public sealed partial class WorkerActor : ReceiveActor
             else _log.LogWarning("Task {TaskId} dropped: {Waiting} tasks are already waiting for a slot here", task.TaskId, _waiting.Count);
         });
 
+        // The master forgot the task (the user stopped it): the model call is aborted, no result goes out, the slot is free.
+        Receive<CancelRun>(m =>
+        {
+            if (_stops.TryGetValue(m.TaskId, out var stop))
+            {
+                _log.LogInformation("Task {TaskId} stopped by its master", m.TaskId);
+                stop.Cancel();
+                return;
+            }
+            var waiting = _waiting.Count;
+            var kept = _waiting.Where(t => t.TaskId != m.TaskId).ToList();
+            if (kept.Count == waiting) return; // finished already, or never here
+            _waiting.Clear();
+            foreach (var t in kept) _waiting.Enqueue(t);
+            _log.LogInformation("Task {TaskId} stopped by its master before it started", m.TaskId);
+        });
+
         Receive<TaskFinished>(m =>
         {
-            _active.Remove(KeyOf(m.Task));
+            var key = KeyOf(m.Task);
+            _active.Remove(key);
+            _stops.Remove(key, out var stop);
+            var stopped = stop?.IsCancellationRequested == true && !_stopping.IsCancellationRequested;
             _completed++;
-            if (m.Error is not null && !_stopping.IsCancellationRequested)
+            if (m.Error is not null && !_stopping.IsCancellationRequested && !stopped)
                 _log.LogError("Task {TaskId} ended without a result: {Error}", m.Task.TaskId, m.Error.GetBaseException().Message);
             if (m.Run is { } run)
             {
                 _delivering++;
                 var task = m.Task;
-                run.Delivery.PipeTo(Self, success: _ => new ResultDelivered(task, null), failure: e => new ResultDelivered(task, e));
+                // The delivery still runs under the task's token: it is let go once the result is delivered.
+                run.Delivery.PipeTo(Self, success: _ => new ResultDelivered(task, null, stop), failure: e => new ResultDelivered(task, e, stop));
+            }
+            else
+            {
+                stop?.Dispose();
             }
             if (_waiting.TryDequeue(out var next)) Start(next);
             else Report();
@@ -78,6 +105,7 @@ public sealed partial class WorkerActor : ReceiveActor
         Receive<ResultDelivered>(m =>
         {
             _delivering--;
+            m.Stop?.Dispose();
             if (m.Error is not null && !_stopping.IsCancellationRequested)
                 _log.LogError("Task {TaskId} ended without a delivered result: {Error}", m.Task.TaskId, m.Error.GetBaseException().Message);
             ReportDrainedWhenDone();
@@ -103,10 +131,13 @@ public sealed partial class WorkerActor : ReceiveActor
 
     private void Start(TaskMessage task)
     {
-        _active[KeyOf(task)] = task;
+        var key = KeyOf(task);
+        _active[key] = task;
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        _stops[key] = stop;
         Report();
         LogStarted(task.TaskId, task.SessionId, task.Attempt ?? 1);
-        _runner.RunAsync(task, _stopping.Token).PipeTo(Self,
+        _runner.RunAsync(task, stop.Token).PipeTo(Self,
             success: run => new TaskFinished(task, run, null),
             failure: e => new TaskFinished(task, null, e));
     }
@@ -126,8 +157,11 @@ public sealed partial class WorkerActor : ReceiveActor
     }
 
     private sealed record TaskFinished(TaskMessage Task, TaskRun? Run, Exception? Error);
-    private sealed record ResultDelivered(TaskMessage Task, Exception? Error);
+    private sealed record ResultDelivered(TaskMessage Task, Exception? Error, CancellationTokenSource? Stop);
 }
+
+/// <summary>From the task's master (MQTT <c>cancel</c>): stop this task, send no result.</summary>
+public sealed record CancelRun(string TaskId);
 
 /// <summary>Asks the worker actor to drain; it answers <see cref="WorkerDrained"/> when no task runs.</summary>
 public sealed record StopTakingTasks

@@ -33,6 +33,7 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
 
     private readonly IServiceProvider _services;
     private readonly TaskOrigin _origin;
+    private readonly string _cancelTopic;
 
     public WorkerMqttBridge(WorkerSettings settings, IRequiredActor<WorkerActor> worker, MqttLogSink logSink,
         IServiceProvider services, TaskOrigin origin, ILogger<WorkerMqttBridge> log)
@@ -42,13 +43,15 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
         _settings = settings;
         _workerId = settings.Worker.EffectiveId;
         _topics = settings.Mqtt.Topics;
+        _cancelTopic = _topics.CancelsFor(_workerId);
         _worker = worker;
         _logSink = logSink;
         _log = log;
         _connection = new MqttConnection(settings.Mqtt,
             new MqttConnectionSettings(
                 ClientId: _workerId,
-                Subscriptions: [(_topics.TasksFor(_workerId), MqttQualityOfServiceLevel.AtLeastOnce)],
+                Subscriptions: [(_topics.TasksFor(_workerId), MqttQualityOfServiceLevel.AtLeastOnce),
+                    (_topics.CancelsFor(_workerId), MqttQualityOfServiceLevel.AtLeastOnce)],
                 CleanSession: false, // a briefly disconnected worker still gets the tasks sent meanwhile
                 WillTopic: _topics.Status,
                 WillPayload: () => WireJson.Serialize(Status(WorkerStatuses.Offline, 0))),
@@ -186,6 +189,14 @@ public sealed class WorkerMqttBridge : BackgroundService, IWorkerStatusReporter
 
     private Task OnMessageAsync(string topic, ReadOnlySequence<byte> payload)
     {
+        if (topic == _cancelTopic)
+        {
+            if (!WireJson.TryParse(payload, out CancelMessage? cancel, out var invalid))
+                _log.LogWarning("Dropped a malformed stop on {Topic} ({Bytes} bytes): {Error}", topic, payload.Length, invalid);
+            else if (cancel.WorkerId == _workerId)
+                _worker.ActorRef.Tell(new CancelRun(cancel.TaskId));
+            return Task.CompletedTask;
+        }
         if (!WireJson.TryParse(payload, out TaskMessage? task, out var error))
         {
             _log.LogWarning("Dropped a malformed task on {Topic} ({Bytes} bytes): {Error}", topic, payload.Length, error);

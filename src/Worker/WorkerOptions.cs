@@ -51,10 +51,27 @@ public sealed class LlmOptions
     /// other fails at once: nobody who can publish a task spends the operator's key on a model of their choosing.
     /// </summary>
     public string AllowedModels { get; set; } = "";
+    /// <summary>The models the master's page offers (<c>Llm__Models</c>, comma-separated): allowed here too.</summary>
+    public string Models { get; set; } = "";
 
-    public bool Allows(string model) =>
-        string.Equals(model, Model, StringComparison.Ordinal)
-        || AllowedModels.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(model, StringComparer.Ordinal);
+    private sealed record AllowedSet(string Allowed, string Offered, HashSet<string> Set);
+
+    private AllowedSet? _allowed; // one reference: tasks on several threads see a whole set or none
+
+    public bool Allows(string model)
+    {
+        if (string.Equals(model, Model, StringComparison.Ordinal)) return true;
+        // Split once, not on every task (the settings are bound once; a change rebuilds it).
+        var a = _allowed;
+        if (a is null || !ReferenceEquals(a.Allowed, AllowedModels) || !ReferenceEquals(a.Offered, Models))
+        {
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var list in new[] { AllowedModels, Models })
+                set.UnionWith(list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            _allowed = a = new AllowedSet(AllowedModels, Models, set);
+        }
+        return a.Set.Contains(model);
+    }
 }
 
 /// <summary>The <c>Gemini</c> section; the key comes from <c>GEMINI_API_KEY</c>.</summary>

@@ -320,6 +320,7 @@ public class DispatcherAnswerSeriesTests : TestKit
     private sealed class NoPublisher : ITaskPublisher
     {
         public Task PublishTaskAsync(TaskMessage task, CancellationToken cancellationToken = default) => Task.CompletedTask;
+        public Task PublishCancelAsync(CancelMessage cancel, CancellationToken cancellationToken = default) => Task.CompletedTask;
     }
 
     private sealed class NoJournal : IJournalIndex

@@ -22,6 +22,14 @@ public class DispatcherActorTests : TestKit
             Published.Enqueue(task);
             return Task.CompletedTask;
         }
+
+        public ConcurrentQueue<CancelMessage> Cancels { get; } = new();
+
+        public Task PublishCancelAsync(CancelMessage cancel, CancellationToken cancellationToken = default)
+        {
+            Cancels.Enqueue(cancel);
+            return Task.CompletedTask;
+        }
     }
 
     /// <summary>Stands in for the journal: a position, and the sessions written after any position.</summary>

@@ -36,6 +36,7 @@ public class DispatcherRestartTests() : TestKit("""
     private sealed class NoPublisher : ITaskPublisher
     {
         public Task PublishTaskAsync(AiSystem.Messages.TaskMessage task, CancellationToken cancellationToken = default) => Task.CompletedTask;
+        public Task PublishCancelAsync(AiSystem.Messages.CancelMessage cancel, CancellationToken cancellationToken = default) => Task.CompletedTask;
     }
 
     private sealed class EmptyJournal : IJournalIndex

@@ -136,7 +136,7 @@ public class WireContractTests
         {
             ["worker_id"] = 1, ["session_id"] = 2, ["original_query"] = 3, ["ai_response"] = 4, ["api_key"] = 5,
             ["processing_time_ms"] = 6, ["query_timestamp"] = 7, ["completion_timestamp"] = 8,
-            ["task_id"] = 9, ["error"] = 10, ["provider"] = 11, ["permanent_error"] = 12,
+            ["task_id"] = 9, ["error"] = 10, ["provider"] = 11, ["permanent_error"] = 12, ["prompt_tokens"] = 13, ["output_tokens"] = 14,
         };
         var fields = TaskResult.Descriptor.Fields.InFieldNumberOrder().ToDictionary(f => f.Name, f => f.FieldNumber);
         Assert.Equal(expected, fields);

@@ -50,6 +50,17 @@ public sealed class FakeGeminiServer : IAsyncDisposable
 
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
 
+    /// <summary>Requests whose client went away before the reply was complete (a stopped answer aborts its request).</summary>
+    public int AbortedRequests => Volatile.Read(ref _aborted);
+    private int _aborted;
+
+    /// <summary>
+    /// Streams a Gemini-shaped answer made from each request itself: how many turns it carried, the last question and
+    /// the model's previous answer, so a test sees what the model was given. Three events, <see cref="EventDelay"/> apart.
+    /// </summary>
+    public void RespondWithEcho() => _echo = true;
+    private volatile bool _echo;
+
     /// <summary>Delay before each response is sent (to provoke client timeouts).</summary>
     public TimeSpan ResponseDelay { get; set; }
 
@@ -174,7 +185,7 @@ public sealed class FakeGeminiServer : IAsyncDisposable
             }
         }
 
-        var reply = _once.TryDequeue(out var once) ? once : _reply;
+        var reply = _once.TryDequeue(out var once) ? once : _echo ? EchoOf(body) : _reply;
         context.Response.StatusCode = reply.Status;
         context.Response.ContentType = reply.ContentType;
         if (reply.Headers is not null)
@@ -192,6 +203,40 @@ public sealed class FakeGeminiServer : IAsyncDisposable
             return;
         }
 
+        try
+        {
+            await StreamAsync(context, reply).ConfigureAwait(false);
+        }
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _aborted);
+        }
+    }
+
+    private static Reply EchoOf(string requestBody)
+    {
+        var turns = new List<(string Role, string Text)>();
+        using (var doc = JsonDocument.Parse(requestBody))
+            foreach (var content in doc.RootElement.GetProperty("contents").EnumerateArray())
+                turns.Add((content.TryGetProperty("role", out var r) ? r.GetString() ?? "user" : "user",
+                    string.Concat(content.GetProperty("parts").EnumerateArray().Select(p => p.TryGetProperty("text", out var t) ? t.GetString() : ""))));
+        var question = turns.LastOrDefault(t => t.Role == "user").Text ?? "";
+        var earlier = turns.LastOrDefault(t => t.Role == "model").Text;
+        string[] pieces = [$"Echo of {turns.Count} turn(s). ", $"You asked: {question}", earlier is null ? "" : $" Before that I said: {earlier}"];
+        var sse = new StringBuilder();
+        for (var i = 0; i < pieces.Length; i++)
+        {
+            var last = i == pieces.Length - 1;
+            var usage = last ? "{\"promptTokenCount\": 21,\"candidatesTokenCount\": 9,\"totalTokenCount\": 30}" : "{\"promptTokenCount\": 21,\"totalTokenCount\": 21}";
+            sse.Append("data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": ").Append(JsonSerializer.Serialize(pieces[i]))
+                .Append("}],\"role\": \"model\"}").Append(last ? ",\"finishReason\": \"STOP\"" : "").Append("}],\"usageMetadata\": ").Append(usage)
+                .Append(",\"modelVersion\": \"gemini-2.5-flash\"}\n\n");
+        }
+        return new Reply(200, "text/event-stream", Encoding.UTF8.GetBytes(sse.ToString()), StreamEvents: true);
+    }
+
+    private async Task StreamAsync(HttpContext context, Reply reply)
+    {
         // Server-sent events: send the recorded bytes unchanged, flushing after each event (blank line),
         // so the client really receives the answer in pieces.
         await context.Response.StartAsync(context.RequestAborted).ConfigureAwait(false);

@@ -40,6 +40,7 @@ public static class OperatorApi
         var api = app.MapGroup("/api");
         api.MapGet("/workers", async (IRequiredActor<DispatcherActor> d) => (await Snapshot(d)).Workers);
         api.MapGet("/tasks", async (IRequiredActor<DispatcherActor> d) => (await Snapshot(d)).Tasks);
+        api.MapGet("/usage", async (IRequiredActor<DispatcherActor> d) => (await Snapshot(d)).Usage ?? []);
         api.MapGet("/journal", (JournalProbe journal, HttpContext ctx) => journal.StatusAsync(ctx.RequestAborted));
         api.MapGet("/cluster", (ActorSystem system) => ClusterViews.Snapshot(Akka.Cluster.Cluster.Get(system)));
         api.MapPost("/cluster/leave", (AddressRequest body, ActorSystem system) =>

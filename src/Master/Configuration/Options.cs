@@ -84,6 +84,38 @@ public sealed class SessionsOptions
     [Range(1, 100_000)] public int MaxHistory { get; set; } = 200;
 }
 
+/// <summary>The <c>Chat</c> section: what each question takes along to the model.</summary>
+public sealed class ChatOptions
+{
+    public const string Section = "Chat";
+
+    /// <summary>
+    /// The most characters a task carries: the question and the turns before it (oldest dropped first). About 6,000
+    /// tokens in English, well inside every Gemini window, and small enough for the broker's 256 KB message limit
+    /// even when every character is escaped. A question longer than this is refused.
+    /// </summary>
+    [Range(100, 1_000_000)] public int ContextChars { get; set; } = 24_000;
+    /// <summary>The most earlier exchanges (a question and its answer) a task carries; 0: none, each question alone.</summary>
+    [Range(0, 1_000)] public int ContextTurns { get; set; } = 20;
+    /// <summary>An optional system instruction sent with every question (Gemini's <c>systemInstruction</c>).</summary>
+    public string SystemPrompt { get; set; } = "";
+}
+
+/// <summary>The master's view of the <c>Llm</c> section: which models the page may choose from.</summary>
+public sealed class ModelListOptions
+{
+    public const string Section = "Llm";
+
+    /// <summary>
+    /// The models a user may choose, comma-separated; the first is the default. Empty: no choice, every worker answers
+    /// with its own <c>Llm__Model</c>. Workers also accept every model named here.
+    /// </summary>
+    public string Models { get; set; } = "";
+
+    public IReadOnlyList<string> List =>
+        [.. Models.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal)];
+}
+
 /// <summary>The <c>Persistence</c> section: where sessions and the dispatcher journal their events.</summary>
 public sealed class PersistenceOptions
 {

@@ -27,12 +27,19 @@ public static class OptionsRegistration
         var network = Bind<NetworkOptions>(config, NetworkOptions.Section);
         var security = Bind<SecurityOptions>(config, SecurityOptions.Section);
         var tlsFiles = Bind<TlsOptions>(config, TlsOptions.Section);
+        var chat = Bind<ChatOptions>(config, ChatOptions.Section);
+        var models = Bind<ModelListOptions>(config, ModelListOptions.Section);
 
         var errors = new List<string>();
         Validate(master, MasterOptions.Section, errors);
         Validate(dispatch, DispatchOptions.Section, errors);
         Validate(limits, LimitsOptions.Section, errors);
         Validate(sessions, SessionsOptions.Section, errors);
+        Validate(chat, ChatOptions.Section, errors);
+        if (chat.SystemPrompt.Length > chat.ContextChars)
+            errors.Add($"Chat__SystemPrompt is {chat.SystemPrompt.Length} characters long, more than Chat__ContextChars ({chat.ContextChars}).");
+        if (models.List.FirstOrDefault(m => m.Length > 128 || m.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))) is { } badModel)
+            errors.Add($"Llm__Models names '{(badModel.Length > 64 ? badModel[..64] + "…" : badModel)}': a model name has no spaces and at most 128 characters.");
         if (persistence.Provider.Trim().ToLowerInvariant() is not ("sqlite" or "postgresql" or "postgres"))
             errors.Add($"Persistence__Provider must be sqlite or postgresql, got '{persistence.Provider}'.");
         if (mqtt.Validate() is { } mqttError) errors.Add(mqttError);
@@ -54,6 +61,8 @@ public static class OptionsRegistration
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(dispatch));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(limits));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(sessions));
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(chat));
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(models));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(akka));
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(admin));
         builder.Services.AddSingleton(listen);

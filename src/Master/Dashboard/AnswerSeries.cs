@@ -3,7 +3,8 @@ namespace AiSystem.Master.Dashboard;
 /// <summary>One time bucket of the answer chart: how many tasks ended in it and how long answered ones took.</summary>
 /// <param name="Start">Start of the bucket, epoch ms.</param>
 /// <param name="P50Ms">Median question-to-answer latency, null when nothing was answered in the bucket.</param>
-public sealed record AnswerBucket(long Start, int Answered, int Failed, double? P50Ms, double? P95Ms);
+/// <param name="PromptTokens">The model's tokens of the answers in the bucket, as their workers reported them.</param>
+public sealed record AnswerBucket(long Start, int Answered, int Failed, double? P50Ms, double? P95Ms, long PromptTokens = 0, long OutputTokens = 0);
 
 /// <summary>The rolling answer series (plain data, it crosses nodes): <see cref="BucketSeconds"/> wide, oldest first.</summary>
 public sealed record AnswerSeriesView(int BucketSeconds, AnswerBucket[] Buckets) : Serialization.IClusterMessage;
@@ -34,9 +35,11 @@ public sealed class AnswerSeries
     public TimeSpan Bucket => TimeSpan.FromMilliseconds(_bucketMs);
 
     /// <summary>A task ended at <paramref name="at"/>: answered after <paramref name="latency"/>, or failed.</summary>
-    public void Record(DateTimeOffset at, TimeSpan latency, bool answered)
+    public void Record(DateTimeOffset at, TimeSpan latency, bool answered, int? promptTokens = null, int? outputTokens = null)
     {
         var slot = SlotFor(at.ToUnixTimeMilliseconds());
+        slot.PromptTokens += promptTokens ?? 0;
+        slot.OutputTokens += outputTokens ?? 0;
         if (answered)
         {
             slot.Answered++;
@@ -58,7 +61,8 @@ public sealed class AnswerSeries
             var start = current - (_slots.Length - 1 - i) * _bucketMs;
             var slot = _slots[Index(start)];
             buckets[i] = slot.Start == start && slot.Answered + slot.Failed > 0
-                ? new AnswerBucket(start, slot.Answered, slot.Failed, slot.Latency.Percentile(0.50), slot.Latency.Percentile(0.95))
+                ? new AnswerBucket(start, slot.Answered, slot.Failed, slot.Latency.Percentile(0.50), slot.Latency.Percentile(0.95),
+                    slot.PromptTokens, slot.OutputTokens)
                 : new AnswerBucket(start, 0, 0, null, null);
         }
         return new AnswerSeriesView((int)Math.Max(1, _bucketMs / 1000), buckets);
@@ -81,6 +85,8 @@ public sealed class AnswerSeries
         public long Start = long.MinValue;
         public int Answered;
         public int Failed;
+        public long PromptTokens;
+        public long OutputTokens;
         public readonly LatencyHistogram Latency = new();
 
         public void Reset(long start)
@@ -88,6 +94,8 @@ public sealed class AnswerSeries
             Start = start;
             Answered = 0;
             Failed = 0;
+            PromptTokens = 0;
+            OutputTokens = 0;
             Latency.Clear();
         }
     }

@@ -13,7 +13,7 @@ public abstract record DispatchEvent;
 public sealed record TaskAccepted(DispatchTask Task) : DispatchEvent;
 
 /// <summary>A task recovered without its text got it back from its session (resubmitted).</summary>
-public sealed record TaskTextRestored(string TaskId, string Query) : DispatchEvent;
+public sealed record TaskTextRestored(string TaskId, TaskRequest Request) : DispatchEvent;
 
 /// <summary>A task was given to a worker slot.</summary>
 public sealed record TaskAssigned(string TaskId, string WorkerId, int Attempt, DateTimeOffset AssignedAt, DateTimeOffset Deadline) : DispatchEvent;
@@ -51,8 +51,11 @@ public sealed record KeptResultDropped(string TaskId) : DispatchEvent;
 /// <summary>The session stored the outcome: the task is finished and remembered for a while to drop late duplicates.</summary>
 public sealed record TaskFinished(string TaskId) : DispatchEvent;
 
-/// <summary>The session gave the task up (its question was never stored): it leaves without an outcome.</summary>
-public sealed record TaskCancelled(string TaskId) : DispatchEvent;
+/// <summary>
+/// The session gave the task up (its question was never stored, or the user stopped it): it leaves without an outcome.
+/// <paramref name="WorkerId"/>: the worker that was running it, to be told to stop (its slot is free at once).
+/// </summary>
+public sealed record TaskCancelled(string TaskId, string? WorkerId = null, int Attempt = 0) : DispatchEvent;
 
 /// <summary>A worker (re)registered, or was taken in from a status or heartbeat.</summary>
 public sealed record WorkerJoined(string WorkerId, int Capacity, WorkerDescription Description, bool Again) : DispatchEvent;

@@ -116,7 +116,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         {
             if (known.SessionId != request.SessionId)
                 return End(events, AdmissionStatus.Refused, null, "This task id belongs to another session. Send the question again.");
-            if (!known.HasText) Raise(new TaskTextRestored(known.TaskId, request.Query));
+            if (!known.HasText) Raise(new TaskTextRestored(known.TaskId, request));
             if (known.ApiKey.Length == 0 && request.ApiKey.Length > 0) known.ApiKey = request.ApiKey; // not state anyone decides on
             Drain();
             return End(events, AdmissionStatus.Admitted, known, null);
@@ -126,7 +126,10 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         if (!resubmitted && Refusal() is { } refusal)
             return End(events, AdmissionStatus.Refused, null, refusal);
 
-        var task = new DispatchTask(request.TaskId, request.SessionId, request.AskedAt) { Query = request.Query, ApiKey = request.ApiKey };
+        var task = new DispatchTask(request.TaskId, request.SessionId, request.AskedAt)
+        {
+            Query = request.Query, ApiKey = request.ApiKey, History = request.History, System = request.System, Model = request.Model,
+        };
         if (resubmitted && clock() < _recoveryGraceEnds)
         {
             // Found after a restart: its worker may still be running it. Wait for a claim before dispatching again.
@@ -184,13 +187,16 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
         return End(events);
     }
 
-    /// <summary>The session could not store the question (or gave up waiting): the task leaves without an outcome.</summary>
+    /// <summary>
+    /// The session could not store the question (or gave up waiting), or the user stopped it: the task leaves without
+    /// an outcome. A worker running it is named in the event (to be told to stop); its slot goes to the next task now.
+    /// </summary>
     public IReadOnlyList<DispatchEvent> Cancel(string taskId, string sessionId)
     {
         var events = Begin();
         if (_tasks.TryGetValue(taskId, out var task) && task.SessionId == sessionId && task.Phase != TaskPhase.Completing)
         {
-            Raise(new TaskCancelled(taskId));
+            Raise(task.Phase == TaskPhase.InFlight ? new TaskCancelled(taskId, task.WorkerId, task.Attempt) : new TaskCancelled(taskId));
             Drain();
         }
         return End(events);
@@ -435,9 +441,15 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
                     Workers.Find(task.WorkerId!)?.ActiveTasks.Add(task.TaskId);
                 }
                 break;
-            case TaskTextRestored(var id, var query):
-                _tasks[id].Query = query;
+            case TaskTextRestored(var id, var request):
+            {
+                var task = _tasks[id];
+                task.Query = request.Query;
+                task.History = request.History;
+                task.System = request.System;
+                task.Model = request.Model;
                 break;
+            }
             case TaskAssigned(var id, var workerId, var attempt, var at, var deadline):
             {
                 var task = _tasks[id];
@@ -521,7 +533,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
                 CompletingCount--;
                 _finished.Add(id, now);
                 break;
-            case TaskCancelled(var id):
+            case TaskCancelled(var id, _, _):
             {
                 var task = _tasks[id];
                 LeaveWorker(task);
@@ -648,7 +660,7 @@ public sealed class DispatchState(DispatchPolicy policy, Func<DateTimeOffset> cl
     private TaskOutcome OutcomeOf(DispatchTask task, WorkerResult r) => new(task.TaskId,
         string.IsNullOrEmpty(r.Error) ? r.Answer : null, string.IsNullOrEmpty(r.Error) ? null : r.Error,
         Retryable: !r.PermanentError, r.WorkerId, r.Provider, r.ProcessingTimeMs,
-        r.CompletionTimestamp != 0 ? r.CompletionTimestamp : clock().ToUnixTimeMilliseconds());
+        r.CompletionTimestamp != 0 ? r.CompletionTimestamp : clock().ToUnixTimeMilliseconds(), r.PromptTokens, r.OutputTokens);
 
     private static TaskStatusView StatusOf(DispatchTask task) => task.Phase switch
     {

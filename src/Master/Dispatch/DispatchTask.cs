@@ -30,6 +30,11 @@ public sealed class DispatchTask(string taskId, string sessionId, long askedAt)
     /// <summary>When the user asked (epoch ms): the task message's <c>timestamp</c>.</summary>
     public long AskedAt { get; } = askedAt;
     public string? Query { get; internal set; }
+    /// <summary>The conversation before the question, oldest first (with the query: absent after a recovery until resent).</summary>
+    public IReadOnlyList<Messages.ChatTurn>? History { get; internal set; }
+    public string? System { get; internal set; }
+    /// <summary>The model the user chose; null: the worker's own.</summary>
+    public string? Model { get; internal set; }
     public string ApiKey { get; internal set; } = "";
     public TaskPhase Phase { get; internal set; }
     /// <summary>How many times the task has been given to a worker (1 on the first assignment).</summary>

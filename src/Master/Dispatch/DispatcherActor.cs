@@ -40,6 +40,8 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
     private readonly string _grpcEndpoint;
     private readonly MasterMetrics _metrics;
     private readonly AnswerSeries _answers = new();
+    /// <summary>Tokens by model since this dispatcher started (<c>GET /api/usage</c>).</summary>
+    private readonly Dictionary<string, ModelUsage> _usage = new(StringComparer.Ordinal);
     /// <summary>gRPC calls waiting for their task's outcome to be stored.</summary>
     private readonly Dictionary<string, List<IActorRef>> _acks = new(StringComparer.Ordinal);
     /// <summary>
@@ -307,6 +309,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                 case TaskCancelled c:
                     _dirty = true;
                     _sessionOf.Remove(c.TaskId);
+                    if (c.WorkerId is { } runningOn) StopOnWorker(c.TaskId, runningOn, c.Attempt);
                     break;
                 case TaskAccepted or TaskTextRestored or TaskUnpublished or TaskClaimed:
                     _dirty = true;
@@ -339,7 +342,9 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                     var answered = c.Outcome.Error is null;
                     if (answered) _metrics.Answered(latency, TimeSpan.FromMilliseconds(c.Outcome.ProcessingTimeMs));
                     else _metrics.Failed();
-                    _answers.Record(now, latency, answered);
+                    _metrics.Tokens(c.Outcome.Provider, c.Outcome.PromptTokens, c.Outcome.OutputTokens);
+                    _answers.Record(now, latency, answered, c.Outcome.PromptTokens, c.Outcome.OutputTokens);
+                    if (answered) CountUsage(c.Outcome);
                     SessionOf(task.TaskId).Tell(new RecordOutcome(task.SessionId, c.Outcome));
                     break;
                 }
@@ -420,6 +425,9 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
             TaskId = task.TaskId,
             Attempt = task.Attempt,
             Deadline = task.Deadline?.ToUnixTimeMilliseconds(),
+            Model = task.Model,
+            History = task.History is { Count: > 0 } history ? history : null,
+            SystemInstruction = string.IsNullOrEmpty(task.System) ? null : task.System,
         };
         var publish = _publisher.PublishTaskAsync(message);
         LogAssigned(task.TaskId, SessionIds.Short(task.SessionId), task.WorkerId!, task.Attempt); // after the publish: the worker need not wait for it
@@ -428,6 +436,32 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
         var (taskId, attempt) = (task.TaskId, task.Attempt);
         publish.ContinueWith(t => self.Tell(new TaskPublishFailed(taskId, attempt, t.Exception!.GetBaseException().Message)),
             CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// The worker running a cancelled task is told to stop it (best effort: a worker that misses it, or an old one that
+    /// cannot stop, finishes the call, and its late result is refused as a task nobody waits for).
+    /// </summary>
+    private void StopOnWorker(string taskId, string workerId, int attempt)
+    {
+        var cancel = new CancelMessage { TaskId = taskId, WorkerId = workerId, Attempt = attempt, Timestamp = EpochMs.Now() };
+        _publisher.PublishCancelAsync(cancel).ContinueWith(t => _log.LogWarning("Task {TaskId}: the stop did not reach worker {WorkerId} ({Error})",
+                taskId, workerId, t.Exception!.GetBaseException().GetType().Name),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _log.LogInformation("Task {TaskId} stopped on worker {WorkerId}", taskId, workerId);
+    }
+
+    private void CountUsage(TaskOutcome outcome)
+    {
+        var provider = outcome.Provider.Length == 0 ? "unknown" : outcome.Provider;
+        var before = _usage.GetValueOrDefault(provider) ?? new ModelUsage(provider, 0, 0, 0, 0);
+        _usage[provider] = before with
+        {
+            Answers = before.Answers + 1,
+            AnswersWithTokens = before.AnswersWithTokens + (outcome.PromptTokens is null && outcome.OutputTokens is null ? 0 : 1),
+            PromptTokens = before.PromptTokens + (outcome.PromptTokens ?? 0),
+            OutputTokens = before.OutputTokens + (outcome.OutputTokens ?? 0),
+        };
     }
 
     private DispatchView View()
@@ -449,7 +483,7 @@ public sealed partial class DispatcherActor : ReceivePersistentActor, IWithTimer
                 }, t.Phase == TaskPhase.InFlight ? t.WorkerId : null, t.Attempt, positions.TryGetValue(t.TaskId, out var p) ? p : null,
                 t.AssignedAt, t.AskedAt))
             .ToList();
-        return new DispatchView(workers, tasks, _state.CompletingCount);
+        return new DispatchView(workers, tasks, _state.CompletingCount, [.. _usage.Values.OrderBy(u => u.Provider, StringComparer.Ordinal)]);
     }
 
     // Hot-path log lines: source-generated, so a line costs no boxing or parsing.

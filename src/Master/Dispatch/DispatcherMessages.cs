@@ -5,10 +5,16 @@ namespace AiSystem.Master.Dispatch;
 
 // What the dispatcher singleton takes. It may live on another master, so everything here is an IClusterMessage.
 
-/// <summary>A question as a session hands it over. The API key travels only in memory, never to the journal.</summary>
-public sealed record TaskRequest(string TaskId, string SessionId, string Query, string ApiKey, long AskedAt)
+/// <summary>
+/// A question as a session hands it over, with the conversation before it (<paramref name="History"/>, oldest first,
+/// within the session's context budget), the operator's system instruction and the model the user chose. The API key
+/// travels only in memory, never to the journal; none of the texts is ever printed.
+/// </summary>
+public sealed record TaskRequest(string TaskId, string SessionId, string Query, string ApiKey, long AskedAt,
+    IReadOnlyList<ChatTurn>? History = null, string? System = null, string? Model = null)
 {
-    public override string ToString() => $"TaskRequest {{ TaskId = {TaskId}, SessionId = {SessionId}, Query = {Query.Length} chars }}";
+    public override string ToString() =>
+        $"TaskRequest {{ TaskId = {TaskId}, SessionId = {SessionId}, Query = {Query.Length} chars, History = {History?.Count ?? 0} turns }}";
 }
 
 /// <summary>
@@ -18,7 +24,10 @@ public sealed record TaskRequest(string TaskId, string SessionId, string Query, 
 /// </summary>
 public sealed record SubmitTask(TaskRequest Task, bool Resubmitted = false) : IClusterMessage;
 
-/// <summary>From a session that could not store the question: the task leaves without an outcome.</summary>
+/// <summary>
+/// From a session: the task leaves without an outcome, because the session could not store the question, or the user
+/// stopped it (the session has stored that). A queued task leaves the queue; a worker running it is told to stop.
+/// </summary>
 public sealed record CancelTask(string TaskId, string SessionId) : IClusterMessage;
 
 /// <summary>From a session woken after a restart: these are all its open questions (see <see cref="DispatchState.OpenTasksListed"/>).</summary>
@@ -33,11 +42,13 @@ public sealed record OutcomeStored(string TaskId) : IClusterMessage;
 /// </summary>
 public sealed record CompleteTask(WorkerResult Result) : IClusterMessage;
 
+/// <param name="PromptTokens">The model's token counts, when the worker reported them (extras; older workers send none).</param>
 public sealed record WorkerResult(string WorkerId, string TaskId, string SessionId, long QueryTimestamp, string Answer, string Error,
-    bool PermanentError, string Provider, long ProcessingTimeMs, long CompletionTimestamp)
+    bool PermanentError, string Provider, long ProcessingTimeMs, long CompletionTimestamp, int? PromptTokens = null, int? OutputTokens = null)
 {
     public static WorkerResult From(Messages.Grpc.TaskResult r) => new(r.WorkerId, r.TaskId, r.SessionId, r.QueryTimestamp,
-        r.AiResponse, r.Error, r.PermanentError, r.Provider, r.ProcessingTimeMs, r.CompletionTimestamp);
+        r.AiResponse, r.Error, r.PermanentError, r.Provider, r.ProcessingTimeMs, r.CompletionTimestamp,
+        r.HasPromptTokens ? r.PromptTokens : null, r.HasOutputTokens ? r.OutputTokens : null);
 
     public override string ToString() => $"WorkerResult {{ TaskId = {TaskId}, WorkerId = {WorkerId}, Answer = {Answer.Length} chars }}";
 }
@@ -97,7 +108,12 @@ public sealed record TaskView(string TaskId, string SessionId, string State, str
 
 /// <summary>What the dispatcher holds right now, for people and tools.</summary>
 /// <param name="Undelivered">Outcomes not yet stored by their sessions.</param>
-public sealed record DispatchView(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks, int Undelivered = 0) : IClusterMessage;
+/// <param name="Usage">Answers and the model's tokens by provider (e.g. <c>gemini:gemini-2.5-flash</c>) since this dispatcher started.</param>
+public sealed record DispatchView(IReadOnlyList<WorkerView> Workers, IReadOnlyList<TaskView> Tasks, int Undelivered = 0,
+    IReadOnlyList<ModelUsage>? Usage = null) : IClusterMessage;
+
+/// <param name="AnswersWithTokens">Answers whose worker reported the model's counts (older workers report none).</param>
+public sealed record ModelUsage(string Provider, long Answers, long AnswersWithTokens, long PromptTokens, long OutputTokens);
 
 /// <summary>The dispatcher's own timers.</summary>
 internal sealed record DispatchTick

@@ -6,4 +6,7 @@ namespace AiSystem.Master.Dispatch;
 public interface ITaskPublisher
 {
     Task PublishTaskAsync(TaskMessage task, CancellationToken cancellationToken = default);
+
+    /// <summary>Tells a worker to stop a task (its <c>cancel</c> topic).</summary>
+    Task PublishCancelAsync(CancelMessage cancel, CancellationToken cancellationToken = default);
 }

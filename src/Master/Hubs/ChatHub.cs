@@ -73,7 +73,8 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         SubmitReply reply;
         try
         {
-            reply = await sessions.ActorRef.Ask<SubmitReply>(new SubmitQuestion(sessionId, request.TaskId, request.Query, request.ApiKey, Context.ConnectionId), AskTimeout);
+            reply = await sessions.ActorRef.Ask<SubmitReply>(new SubmitQuestion(sessionId, request.TaskId, request.Query, request.ApiKey,
+                Context.ConnectionId, request.Replaces, request.Model), AskTimeout);
         }
         catch (AskTimeoutException)
         {
@@ -84,6 +85,32 @@ public sealed class ChatHub(IRequiredActor<SessionRegion> sessions, IRequiredAct
         if (reply.Error is not null)
             throw new HubException(reply.Error);
         return new SubmitQueryResponseDto(reply.TaskId!, reply.Status!, reply.Position, reply.WorkerId, reply.Attempt);
+    }
+
+    /// <summary>
+    /// Stops a question of this connection's own session: queued, it leaves the queue; on a worker, the worker aborts
+    /// the model call. Every page of the session hears <see cref="TaskCancelledDto"/> with the text streamed so far,
+    /// which stays in the history as the stopped answer. A question that had ended is left as it was.
+    /// </summary>
+    public async Task<CancelTaskResponseDto> CancelTask(string? taskId)
+    {
+        if (!Sessions.TaskIds.IsValid(taskId))
+            throw new HubException("CancelTask needs the question's taskId, a UUID like 3f2b8c1e-6d4a-4b7e-9a15-2c8d0e6f4a91.");
+        if (Context.Items[SessionKey] is not string sessionId)
+            throw new HubException("This connection has no session yet. Reconnect and try again.");
+        CancelReply reply;
+        try
+        {
+            reply = await sessions.ActorRef.Ask<CancelReply>(new CancelQuestion(sessionId, taskId!), AskTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new HubException(journal.LastAttemptFailed ? SessionActor.NotStopped
+                : "The server is busy and did not stop the question in time. Press Stop again.");
+        }
+        if (reply.Error is not null)
+            throw new HubException(reply.Error);
+        return new CancelTaskResponseDto(reply.TaskId, reply.Status!);
     }
 
     /// <summary>

@@ -34,9 +34,9 @@ public sealed class BrokerAccessPolicy(Topics topics, string? username, string? 
         return allowAnonymousAnywhere || BindAddress.IsLoopback(remote) ? Connect.Accept : Connect.NotAuthorized;
     }
 
-    /// <summary>Only <c>{prefix}/workers/{clientId}/tasks</c> and <c>{prefix}/logs</c>, no wildcards.</summary>
+    /// <summary>Only <c>{prefix}/workers/{clientId}/tasks</c>, <c>…/{clientId}/cancel</c> and <c>{prefix}/logs</c>, no wildcards.</summary>
     public bool CanSubscribe(string clientId, string filter) =>
-        filter == topics.Logs || (IsValidId(clientId) && filter == topics.TasksFor(clientId));
+        filter == topics.Logs || (IsValidId(clientId) && (filter == topics.TasksFor(clientId) || filter == topics.CancelsFor(clientId)));
 
     /// <summary>
     /// Announcements must name the publisher itself (<c>worker_id</c> = client id); tasks come only from the master;

@@ -87,6 +87,10 @@ public sealed class MasterMqttBridge : IHostedService, ITaskPublisher, IAsyncDis
         _publisher.PublishAsync(_topics.TasksFor(task.WorkerId), WireJson.Serialize(task), MqttQualityOfServiceLevel.AtLeastOnce,
             cancellationToken: cancellationToken);
 
+    public Task PublishCancelAsync(CancelMessage cancel, CancellationToken cancellationToken = default) =>
+        _publisher.PublishAsync(_topics.CancelsFor(cancel.WorkerId), WireJson.Serialize(cancel), MqttQualityOfServiceLevel.AtLeastOnce,
+            cancellationToken: cancellationToken);
+
     private void OnMessage(string topic, ReadOnlySequence<byte> payload)
     {
         object? message = null;

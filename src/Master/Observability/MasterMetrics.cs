@@ -17,6 +17,7 @@ public sealed class MasterMetrics : IDisposable
     private readonly Counter<long> _answered;
     private readonly Counter<long> _failed;
     private readonly Counter<long> _redispatched;
+    private readonly Counter<long> _tokens;
     private readonly Histogram<double> _endToEnd;
     private readonly Histogram<double> _model;
     private volatile int _queued, _inFlight, _idle, _busy;
@@ -32,6 +33,7 @@ public sealed class MasterMetrics : IDisposable
         _answered = _meter.CreateCounter<long>("aisystem.questions.answered", description: "Questions answered");
         _failed = _meter.CreateCounter<long>("aisystem.questions.failed", description: "Questions that ended in a failure");
         _redispatched = _meter.CreateCounter<long>("aisystem.tasks.redispatched", description: "Tasks given to another worker");
+        _tokens = _meter.CreateCounter<long>("aisystem.model.tokens", description: "Tokens the model counted, by kind (prompt, output) and model");
         _endToEnd = _meter.CreateHistogram<double>("aisystem.answer.latency", unit: "s", description: "From question to answer at the master");
         _model = _meter.CreateHistogram<double>("aisystem.model.latency", unit: "s", description: "Processing time reported by the worker");
         _meter.CreateObservableGauge("aisystem.queue.length", () => _queued, description: "Questions waiting for a worker");
@@ -72,6 +74,19 @@ public sealed class MasterMetrics : IDisposable
     }
 
     public void Failed() => _failed.Add(1);
+
+    /// <summary>
+    /// The model's own token counts of one answer (<c>aisystem_model_tokens_total{kind, model}</c>); the model is the
+    /// provider's name after its kind (<c>gemini:gemini-2.5-flash</c> → <c>gemini-2.5-flash</c>).
+    /// </summary>
+    public void Tokens(string provider, int? prompt, int? output)
+    {
+        if (prompt is null && output is null) return;
+        var model = provider.IndexOf(':') is var colon and >= 0 ? provider[(colon + 1)..] : provider;
+        if (model.Length == 0) model = "unknown";
+        if (prompt is > 0) _tokens.Add(prompt.Value, new("kind", "prompt"), new("model", model));
+        if (output is > 0) _tokens.Add(output.Value, new("kind", "output"), new("model", model));
+    }
     public void Redispatched() => _redispatched.Add(1);
 
     public void SetState(int queued, int inFlight, int idleWorkers, int busyWorkers)

@@ -45,6 +45,7 @@ public static class Manifests
         new(typeof(QuestionAsked), "session.question-asked", Json.QuestionAsked),
         new(typeof(QuestionAnswered), "session.question-answered", Json.QuestionAnswered),
         new(typeof(QuestionFailed), "session.question-failed", Json.QuestionFailed),
+        new(typeof(QuestionCancelled), "session.question-cancelled", Json.QuestionCancelled),
         new(typeof(SessionSnapshot), "session.snapshot", Json.SessionSnapshot),
         new(typeof(DispatcherSnapshot), "dispatcher.snapshot", Json.DispatcherSnapshot),
         // Between masters.
@@ -79,6 +80,8 @@ public static class Manifests
         new(typeof(ResubmitOpenTasks), "session.resubmit-open-tasks", Json.ResubmitOpenTasks),
         new(typeof(DeleteSession), "session.delete", Json.DeleteSession),
         new(typeof(DeleteSessionReply), "session.delete-reply", Json.DeleteSessionReply),
+        new(typeof(CancelQuestion), "session.cancel-question", Json.CancelQuestion),
+        new(typeof(CancelReply), "session.cancel-reply", Json.CancelReply),
         new(typeof(PushToBrowsers), "browser.push", Json.PushToBrowsers),
         new(typeof(FindConnections), "browser.find-connections", Json.FindConnections),
         new(typeof(ConnectionsFound), "browser.connections-found", Json.ConnectionsFound),
@@ -90,6 +93,7 @@ public static class Manifests
         new(typeof(AiResponseDto), "browser.ai-response", Json.AiResponseDto),
         new(typeof(TaskFailedDto), "browser.task-failed", Json.TaskFailedDto),
         new(typeof(SessionDeletedDto), "browser.session-deleted", Json.SessionDeletedDto),
+        new(typeof(TaskCancelledDto), "browser.task-cancelled", Json.TaskCancelledDto),
     ];
 
     private static readonly Dictionary<Type, Entry> ByType = All.ToDictionary(e => e.Type);
@@ -107,6 +111,10 @@ public static class Manifests
 [JsonSerializable(typeof(QuestionAsked))]
 [JsonSerializable(typeof(QuestionAnswered))]
 [JsonSerializable(typeof(QuestionFailed))]
+[JsonSerializable(typeof(QuestionCancelled))]
+[JsonSerializable(typeof(CancelQuestion))]
+[JsonSerializable(typeof(CancelReply))]
+[JsonSerializable(typeof(TaskCancelledDto))]
 [JsonSerializable(typeof(SessionSnapshot))]
 [JsonSerializable(typeof(DispatcherSnapshot))]
 [JsonSerializable(typeof(SubmitTask))]

@@ -185,6 +185,7 @@ public sealed class BrowserPushActor : ReceiveActor
             AiResponseChunkDto c => c.TaskId,
             AiResponseDto r => r.TaskId,
             TaskFailedDto f => f.TaskId,
+            TaskCancelledDto c => c.TaskId,
             _ => null,
         };
     }

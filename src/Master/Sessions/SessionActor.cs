@@ -11,7 +11,13 @@ namespace AiSystem.Master.Sessions;
 /// <summary>What every session actor is configured with.</summary>
 /// <param name="JournalFailing">True while the journal is failing (a database outage): new questions are refused.</param>
 public sealed record SessionSettings(QueryValidator Validator, TimeSpan IdleTimeout, int MaxQueriesPerMinute, int MaxHistory,
-    Func<bool>? JournalFailing = null);
+    Func<bool>? JournalFailing = null, ChatSettings? Chat = null);
+
+/// <summary>What a question takes along (<c>Chat__*</c>) and which models a user may choose (<c>Llm__Models</c>; the first is the default).</summary>
+public sealed record ChatSettings(int ContextChars, int ContextTurns, string SystemPrompt, IReadOnlyList<string> Models)
+{
+    public static readonly ChatSettings Default = new(24_000, 20, "", []);
+}
 
 /// <summary>
 /// One chat session, the durable owner of its questions: it journals each question once (when the dispatcher has
@@ -42,6 +48,15 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     /// <summary>A question stored while the deletion waited for its writes: deleted with the rest, never answered.</summary>
     public const string DeletedBeforeAnswered = "This conversation was deleted, so the question was not kept. Send it again to ask it in the new conversation.";
 
+    /// <summary>A stop that could not be stored: the question goes on.</summary>
+    public const string NotStopped = "Answers are not being saved right now, so the question could not be stopped. Try again in a moment.";
+
+    /// <summary>A stop while the conversation is being deleted: its questions end with it.</summary>
+    public const string StopWhileDeleting = "This conversation is being deleted, and its questions with it.";
+
+    /// <summary>A question stopped before the dispatcher took it: its page hears this as the question's refusal.</summary>
+    public const string StoppedBeforeTaken = "You stopped this question before it was taken.";
+
     /// <summary>A question the dispatcher has not admitted within this is refused (the page may send it again).</summary>
     private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
     /// <summary>An open question the dispatcher has said nothing about for this long is sent again (it dedupes).</summary>
@@ -55,6 +70,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     private readonly IActorRef _dispatcher;
     private readonly IActorRef _localPush;
     private readonly SessionSettings _settings;
+    private readonly ChatSettings _chat;
     private readonly ILogger _log;
     private readonly SessionState _state;
     private readonly StreamingAnswers _streaming = new();
@@ -66,8 +82,10 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, PendingQuestion> _pending = new(StringComparer.Ordinal);
     /// <summary>Open questions: where each stands and when the dispatcher last spoke of it.</summary>
     private readonly Dictionary<string, (TaskStatusView Status, DateTimeOffset HeardAt)> _open = new(StringComparer.Ordinal);
-    /// <summary>Outcomes being written (a resent copy meanwhile is not written twice).</summary>
+    /// <summary>Outcomes (and stops) being written (a resent copy meanwhile is not written twice).</summary>
     private readonly HashSet<string> _recording = new(StringComparer.Ordinal);
+    /// <summary>Stops being written, and who waits for each.</summary>
+    private readonly Dictionary<string, List<IActorRef>> _stopsWriting = new(StringComparer.Ordinal);
     private bool _everConnected;
     private long _snapshotAt;
     /// <summary>Snapshot saves and the deletions after them still under way: a purge waits for them.</summary>
@@ -84,6 +102,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         _dispatcher = dispatcher;
         _localPush = localPush;
         _settings = settings;
+        _chat = settings.Chat ?? ChatSettings.Default;
         _log = log;
         _state = new SessionState(settings.MaxHistory);
         _rate = new RateLimiter(settings.MaxQueriesPerMinute, TimeSpan.FromMinutes(1));
@@ -119,7 +138,8 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             _connections[m.ConnectionId] = m.NodeAddress;
             _everConnected = true;
             UpdateIdleTimer();
-            var started = new SessionStartedDto(_sessionId, m.Requested && LastSequenceNr > 0, _streaming.History(_state.Questions), m.ResumeToken);
+            var started = new SessionStartedDto(_sessionId, m.Requested && LastSequenceNr > 0, _streaming.History(_state.Questions), m.ResumeToken,
+                _chat.Models.Count > 0 ? _chat.Models : null);
             // First in the connection's queue: every later event of this session comes after it.
             Send(m.NodeAddress, new PushToBrowsers([m.ConnectionId], started));
             Sender.Tell(started);
@@ -132,6 +152,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         });
 
         Command<SubmitQuestion>(Submit);
+        Command<CancelQuestion>(m => Stop(m.TaskId, [Sender]));
         Command<TaskAdmitted>(Admitted);
         Command<TaskRefused>(m =>
         {
@@ -292,6 +313,11 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(SubmitReply.Refused(JournalDown));
             return;
         }
+        if (ChatRefusal(m, out var model) is { } chatRefusal)
+        {
+            Sender.Tell(SubmitReply.Refused(chatRefusal));
+            return;
+        }
         if (!_rate.TryAcquire(DateTimeOffset.UtcNow, out var wait))
         {
             Sender.Tell(SubmitReply.Refused(
@@ -299,12 +325,114 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var taskId = m.TaskId ?? TaskIds.New();
-        var request = new TaskRequest(taskId, _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now());
-        _pending[taskId] = new PendingQuestion(request, [Sender], m.ConnectionId);
+        var request = new TaskRequest(taskId, _sessionId, m.Query!, m.ApiKey?.Trim() ?? "", EpochMs.Now(),
+            ContextFor(m.Query!, m.Replaces), SystemPrompt, model);
+        _pending[taskId] = new PendingQuestion(request, [Sender], m.ConnectionId, m.Replaces);
         // Admission first: a question the dispatcher refuses is never journaled, so it can never be answered later.
         _dispatcher.Tell(new SubmitTask(request));
         Timers.StartSingleTimer(TimerKey(taskId), new SubmitTimedOut(taskId), SubmitTimeout);
         SetReceiveTimeout(null);
+    }
+
+    private string? SystemPrompt => string.IsNullOrWhiteSpace(_chat.SystemPrompt) ? null : _chat.SystemPrompt;
+
+    /// <summary>
+    /// Why the question cannot be taken as the conversation stands (its model, what it replaces, its length against the
+    /// context budget), or null; <paramref name="model"/> is the model it goes to (null: the workers' own).
+    /// </summary>
+    private string? ChatRefusal(SubmitQuestion m, out string? model)
+    {
+        model = _chat.Models.Count > 0 ? _chat.Models[0] : null;
+        if (!string.IsNullOrWhiteSpace(m.Model))
+        {
+            var chosen = m.Model.Trim();
+            if (!_chat.Models.Contains(chosen, StringComparer.Ordinal))
+                return _chat.Models.Count == 0
+                    ? "This server offers no choice of model: send the question without one."
+                    : $"The model '{(chosen.Length > 64 ? chosen[..64] + "…" : chosen)}' is not offered here. Choose one of: {string.Join(", ", _chat.Models)}.";
+            model = chosen;
+        }
+        if (m.Replaces is { } replaces)
+        {
+            if (_state.ReplaceRefusal(replaces) is { } refusal) return refusal;
+            if (_pending.Values.Any(p => p.Replaces == replaces)) return "That question is being asked again already.";
+        }
+        var room = _chat.ContextChars - (SystemPrompt?.Length ?? 0);
+        if (m.Query!.Length > room)
+            return $"The question is {m.Query.Length} characters long; with this server's context budget it can be at most {room} (Chat__ContextChars).";
+        return null;
+    }
+
+    /// <summary>The conversation before a question (one replacing a turn: before that turn), within the context budget.</summary>
+    private IReadOnlyList<Messages.ChatTurn>? ContextFor(string query, string? before)
+    {
+        var turns = _state.Context(before, _chat.ContextChars - query.Length - (SystemPrompt?.Length ?? 0), _chat.ContextTurns);
+        return turns.Count > 0 ? turns : null;
+    }
+
+    /// <summary>
+    /// The user stops a question. Not taken by the dispatcher yet: refused now. Being stored: stopped once it is.
+    /// Open: the stop is journaled with what had streamed (kept as its stopped answer), the pages hear
+    /// <see cref="TaskCancelledDto"/>, and the dispatcher drops the task and tells its worker. Ended already (or its
+    /// outcome being written now): nothing changes, and the reply says how it ended.
+    /// </summary>
+    private void Stop(string taskId, List<IActorRef> replyTo)
+    {
+        void Reply(CancelReply r) { foreach (var to in replyTo) to.Tell(r); }
+        if (_deletion is not null)
+        {
+            Reply(new CancelReply(taskId, null, StopWhileDeleting));
+            return;
+        }
+        if (_pending.TryGetValue(taskId, out var p))
+        {
+            if (p.Writing)
+            {
+                p.StopRequests.AddRange(replyTo); // stopped the moment it is stored
+                return;
+            }
+            _pending.Remove(taskId);
+            Timers.Cancel(TimerKey(taskId));
+            p.Reply(SubmitReply.Refused(StoppedBeforeTaken));
+            _dispatcher.Tell(new CancelTask(taskId, _sessionId));
+            Reply(new CancelReply(taskId, CancelReply.Cancelled));
+            UpdateIdleTimer();
+            return;
+        }
+        if (_state.Find(taskId) is not { } q)
+        {
+            Reply(new CancelReply(taskId, null, "There is no question with this id in this conversation."));
+            return;
+        }
+        if (_stopsWriting.TryGetValue(taskId, out var waiting))
+        {
+            waiting.AddRange(replyTo); // being stopped already
+            return;
+        }
+        if (!q.IsOpen || _recording.Contains(taskId))
+        {
+            // Its outcome is stored, or being stored now: the answer stands.
+            Reply(new CancelReply(taskId, q.Cancelled == true ? CancelReply.Cancelled : q.Error is not null ? CancelReply.Failed : CancelReply.Answered));
+            return;
+        }
+        var stop = _state.Cancel(taskId, _streaming.Partial(taskId) ?? "", EpochMs.Now())!;
+        _recording.Add(taskId);
+        _stopsWriting[taskId] = replyTo;
+        PersistAsync(stop, written =>
+        {
+            _state.Apply(written);
+            _recording.Remove(written.TaskId);
+            _open.Remove(written.TaskId);
+            _streaming.Finished(written.TaskId);
+            _dispatcher.Tell(new CancelTask(written.TaskId, _sessionId)); // its worker stops; a late answer is not stored
+            if (!Held(written.TaskId)) Push(new TaskCancelledDto(written.TaskId, written.Text));
+            if (_stopsWriting.Remove(written.TaskId, out var to))
+                foreach (var r in to) r.Tell(new CancelReply(written.TaskId, CancelReply.Cancelled));
+            _log.LogInformation("Session {SessionId}: task {TaskId} stopped by the user", SessionIds.Short(_sessionId), written.TaskId);
+            AfterWrite();
+            UpdateIdleTimer();
+            PurgeWhenQuiet();
+        });
     }
 
     private void Admitted(TaskAdmitted m)
@@ -316,7 +444,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             p.Writing = true;
             Timers.Cancel(TimerKey(m.TaskId));
             // The dispatcher already works on it; the browser hears of it once the question is stored.
-            PersistAsync(new QuestionAsked(m.TaskId, p.Request.Query, p.Request.AskedAt), e =>
+            PersistAsync(new QuestionAsked(m.TaskId, p.Request.Query, p.Request.AskedAt, p.Replaces, p.Request.Model), e =>
             {
                 _state.Apply(e);
                 _pending.Remove(e.TaskId);
@@ -331,6 +459,7 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
                 Announce(p);
                 AfterWrite();
                 EnsureResubmitTimer();
+                if (p.StopRequests.Count > 0) Stop(e.TaskId, p.StopRequests);
             });
             if (p.EarlyOutcome is var (outcome, confirmTo)) Write(SessionState.EventFor(outcome), confirmTo);
             return;
@@ -354,14 +483,16 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         var status = at.Status == TaskStatusView.Answered ? TaskStatusView.Assigned : at.Status;
         p.Reply(new SubmitReply(taskId, status, at.Position, null, at.WorkerId, at.Attempt));
         // The asking page has all of it in its reply.
-        Push(new TaskAcceptedDto(taskId, p.Request.Query, p.Request.AskedAt), except: p.ConnectionId);
+        Push(new TaskAcceptedDto(taskId, p.Request.Query, p.Request.AskedAt, p.Replaces), except: p.ConnectionId);
         PushStatus(taskId, at, except: p.ConnectionId);
         if (_streaming.Partial(taskId) is { } text && !_recording.Contains(taskId))
             Push(new AiResponseChunkDto(taskId, _streaming.AttemptOf(taskId), 0, text));
         // Its outcome was written while it was held (a deletion that then failed): it follows its question.
         if (_state.Find(taskId) is { IsOpen: false } done)
             Push(done.Error is { } error ? new TaskFailedDto(taskId, error, done.Retryable ?? true)
-                : new AiResponseDto(taskId, done.Query, done.Answer ?? "", done.WorkerId ?? "", done.Provider ?? "", done.ProcessingTimeMs ?? 0, done.FinishedAt ?? 0));
+                : done.Cancelled == true ? new TaskCancelledDto(taskId, done.Answer ?? "")
+                : new AiResponseDto(taskId, done.Query, done.Answer ?? "", done.WorkerId ?? "", done.Provider ?? "", done.ProcessingTimeMs ?? 0,
+                    done.FinishedAt ?? 0, done.PromptTokens, done.OutputTokens));
     }
 
     private void Record(TaskOutcome outcome, IActorRef confirmTo)
@@ -392,7 +523,8 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
             if (!Held(written.TaskId))
             {
                 if (written is QuestionAnswered a)
-                    Push(new AiResponseDto(a.TaskId, q?.Query ?? "", a.Answer, a.WorkerId, a.Provider, a.ProcessingTimeMs, a.AnsweredAt));
+                    Push(new AiResponseDto(a.TaskId, q?.Query ?? "", a.Answer, a.WorkerId, a.Provider, a.ProcessingTimeMs, a.AnsweredAt,
+                        a.PromptTokens, a.OutputTokens));
                 else if (written is QuestionFailed f)
                     Push(new TaskFailedDto(f.TaskId, f.Error, f.Retryable));
             }
@@ -406,7 +538,8 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
 
     private void Resubmit(QuestionRecord q)
     {
-        _dispatcher.Tell(new SubmitTask(new TaskRequest(q.TaskId, _sessionId, q.Query, "", q.AskedAt), Resubmitted: true));
+        _dispatcher.Tell(new SubmitTask(new TaskRequest(q.TaskId, _sessionId, q.Query, "", q.AskedAt, ContextFor(q.Query, q.Replaces ?? q.TaskId),
+            SystemPrompt, q.Model), Resubmitted: true));
         if (_open.TryGetValue(q.TaskId, out var o)) _open[q.TaskId] = o with { HeardAt = DateTimeOffset.UtcNow };
     }
 
@@ -590,14 +723,22 @@ public sealed class SessionActor : ReceivePersistentActor, IWithTimers
         if (@event is QuestionAsked asked && _pending.Remove(asked.TaskId, out var p))
         {
             p.Reply(SubmitReply.Refused(JournalDown));
+            foreach (var r in p.StopRequests) r.Tell(new CancelReply(asked.TaskId, CancelReply.Cancelled)); // never stored, never answered
             _dispatcher.Tell(new CancelTask(asked.TaskId, _sessionId));
         }
+        // A stop not stored: the question goes on (its answer still comes), and the user hears why.
+        foreach (var (taskId, replyTo) in _stopsWriting)
+            foreach (var r in replyTo) r.Tell(new CancelReply(taskId, null, NotStopped));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
-    private sealed class PendingQuestion(TaskRequest request, List<IActorRef> replyTo, string? connectionId)
+    private sealed class PendingQuestion(TaskRequest request, List<IActorRef> replyTo, string? connectionId, string? replaces)
     {
         public TaskRequest Request { get; } = request;
+        /// <summary>The turn this question takes the place of (regenerate, edit).</summary>
+        public string? Replaces { get; } = replaces;
+        /// <summary>Who asked to stop it while it was being stored: it is stopped once it is.</summary>
+        public List<IActorRef> StopRequests { get; } = [];
         /// <summary>The asking connection (its reply says everything the first pushes would).</summary>
         public string? ConnectionId { get; } = connectionId;
         public List<IActorRef> ReplyTo { get; } = replyTo;

@@ -25,10 +25,24 @@ public sealed record DetachConnection(string SessionId, string ConnectionId) : I
 /// one again is the same question, never a second one. Replies <see cref="SubmitReply"/>.
 /// </summary>
 /// <param name="ConnectionId">The asking connection: the reply tells it what the first pushes would (it gets none of them).</param>
-public sealed record SubmitQuestion(string SessionId, string? TaskId, string? Query, string? ApiKey, string? ConnectionId = null) : ISessionCommand
+/// <param name="Replaces">Regenerate or edit: the task id of the conversation's last turn, which this question takes the place of.</param>
+/// <param name="Model">The model the user chose: one of <c>Llm__Models</c> (null: the default).</param>
+public sealed record SubmitQuestion(string SessionId, string? TaskId, string? Query, string? ApiKey, string? ConnectionId = null,
+    string? Replaces = null, string? Model = null) : ISessionCommand
 {
     public override string ToString() =>
-        $"SubmitQuestion {{ SessionId = {SessionId}, TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars{(string.IsNullOrEmpty(ApiKey) ? "" : ", ApiKey = ***")} }}";
+        $"SubmitQuestion {{ SessionId = {SessionId}, TaskId = {TaskId}, Query = {Query?.Length ?? 0} chars{(string.IsNullOrEmpty(ApiKey) ? "" : ", ApiKey = ***")}, Replaces = {Replaces}, Model = {Model} }}";
+}
+
+/// <summary>From the hub: the user stops this question. Replies <see cref="CancelReply"/>.</summary>
+public sealed record CancelQuestion(string SessionId, string TaskId) : ISessionCommand;
+
+/// <param name="Status">cancelled (stopped now, or before), answered or failed (it had ended: nothing was stopped); null with <paramref name="Error"/>.</param>
+public sealed record CancelReply(string TaskId, string? Status, string? Error = null) : IClusterMessage
+{
+    public const string Cancelled = "cancelled";
+    public const string Answered = "answered";
+    public const string Failed = "failed";
 }
 
 /// <summary>
@@ -76,7 +90,7 @@ public sealed record TaskTextStreamed(string SessionId, string TaskId, int Attem
 
 /// <summary>How one question ended, as the dispatcher hands it to its session.</summary>
 public sealed record TaskOutcome(string TaskId, string? Answer, string? Error, bool Retryable, string WorkerId, string Provider,
-    long ProcessingTimeMs, long FinishedAt)
+    long ProcessingTimeMs, long FinishedAt, int? PromptTokens = null, int? OutputTokens = null)
 {
     public override string ToString() => $"TaskOutcome {{ TaskId = {TaskId}, WorkerId = {WorkerId}, Failed = {Error is not null} }}";
 }

@@ -49,9 +49,12 @@ public static class SessionShardingHosting
             var limits = resolver.GetService<IOptions<LimitsOptions>>().Value;
             var sessions = resolver.GetService<IOptions<SessionsOptions>>().Value;
             var journal = resolver.GetService<AiSystem.Master.Persistence.JournalHealth>();
+            var chat = resolver.GetService<IOptions<ChatOptions>>().Value;
+            var models = resolver.GetService<IOptions<ModelListOptions>>().Value;
             var settings = new SessionSettings(new QueryValidator(limits.MaxQueryChars), sessions.IdleTimeout,
                 limits.MaxQueriesPerMinute, sessions.MaxHistory,
-                () => journal.IsFailing(DateTimeOffset.UtcNow, SessionActor.JournalRetryAfter));
+                () => journal.IsFailing(DateTimeOffset.UtcNow, SessionActor.JournalRetryAfter),
+                new ChatSettings(chat.ContextChars, chat.ContextTurns, chat.SystemPrompt, models.List));
             var log = resolver.GetService<ILogger<SessionActor>>();
             return sessionId => Props.Create(() =>
                 new SessionActor(sessionId, registry.Get<DispatcherActor>(), registry.Get<BrowserPushActor>(), settings, log));

@@ -54,5 +54,6 @@ public sealed class StreamingAnswers
     /// <summary>A session's questions as the browser sees them, with the streamed-so-far text of open ones (as <c>partial</c>).</summary>
     public List<HistoryItemDto> History(IEnumerable<QuestionRecord> questions) =>
         questions.Select(q => new HistoryItemDto(q.TaskId, q.Query, q.Answer, q.Error, q.WorkerId, q.ProcessingTimeMs, q.Provider,
-            q.AskedAt, q.Retryable, q.IsOpen ? Partial(q.TaskId) : null)).ToList();
+            q.AskedAt, q.Retryable, q.IsOpen ? Partial(q.TaskId) : null, q.Cancelled, q.Replaces, q.Model, q.PromptTokens,
+            q.OutputTokens)).ToList();
 }

@@ -7,7 +7,7 @@ namespace AiSystem.Integration.Tests.Infrastructure;
 /// <summary>A browser as the hub sees it: the SignalR .NET client, recording every event with its raw JSON.</summary>
 public sealed class ChatClient : IAsyncDisposable
 {
-    private static readonly string[] EventNames = ["SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed", "SessionDeleted"];
+    private static readonly string[] EventNames = ["SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed", "SessionDeleted", "TaskCancelled"];
 
     private readonly HubConnection _connection;
     private readonly TaskCompletionSource<JsonElement> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -118,6 +118,13 @@ public sealed class ChatClient : IAsyncDisposable
         }
         return reply;
     }
+
+    /// <summary>SubmitQuery with any request object (e.g. with <c>replaces</c> or <c>model</c>).</summary>
+    public async Task<JsonElement> SubmitRequestAsync(object request) =>
+        Record(await _connection.InvokeAsync<JsonElement>("SubmitQuery", request));
+
+    /// <summary>Stops a question: returns <c>{ taskId, status }</c>.</summary>
+    public Task<JsonElement> CancelTaskAsync(string taskId) => _connection.InvokeAsync<JsonElement>("CancelTask", taskId);
 
     /// <summary>Deletes this connection's session; returns <c>{ sessionId }</c> once nothing of it is left.</summary>
     public Task<JsonElement> DeleteSessionAsync() => _connection.InvokeAsync<JsonElement>("DeleteSession");
