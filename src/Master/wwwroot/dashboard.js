@@ -56,6 +56,8 @@
       queued: $("stat-queued"),
       inflight: $("stat-inflight"),
       rate: $("stat-rate"),
+      tokens: $("stat-tokens"),
+      tokensLabel: $("label-tokens"),
       latency: $("stat-latency"),
     },
   };
@@ -255,6 +257,14 @@
     return node;
   }
 
+  /** 0, 3.2, 48, 1.2k: a rate that fits a stat tile. */
+  function formatRate(value) {
+    if (!(value > 0)) return "0";
+    if (value >= 10000) return `${(value / 1000).toFixed(0)}k`;
+    if (value >= 1000) return `${(value / 1000).toFixed(1)}k`;
+    return value >= 10 ? value.toFixed(0) : value.toFixed(1);
+  }
+
   function niceMax(value) {
     if (!(value > 0)) return 1;
     const step = Math.pow(10, Math.floor(Math.log10(value)));
@@ -316,6 +326,14 @@
     const answered = recent.reduce((sum, b) => sum + b.answered, 0);
     const lastWithAnswers = [...buckets].reverse().find((b) => b.answered > 0);
     ui.stat.rate.textContent = (answered / (recent.length * per)).toFixed(2);
+    // Tokens per second of the last complete bucket (the newest one is still filling); missing counts are 0.
+    const complete = buckets.length >= 2 ? buckets[buckets.length - 2] : null;
+    const tokens = complete ? (Number(complete.promptTokens) || 0) + (Number(complete.outputTokens) || 0) : 0;
+    ui.stat.tokens.textContent = complete ? formatRate(tokens / per) : "–";
+    ui.stat.tokens.title = complete
+      ? `${Number(complete.promptTokens) || 0} prompt + ${Number(complete.outputTokens) || 0} output tokens in the ${per} s from ${new Date(complete.start).toLocaleTimeString()}`
+      : "No complete bucket yet";
+    ui.stat.tokensLabel.textContent = `Tokens/s (last ${per} s)`;
     ui.stat.latency.textContent = lastWithAnswers ? `${ms(lastWithAnswers.p50Ms)} / ${ms(lastWithAnswers.p95Ms)}` : "–";
     const total = buckets.reduce((sum, b) => sum + b.answered, 0);
     const totalFailed = buckets.reduce((sum, b) => sum + b.failed, 0);

@@ -1,10 +1,12 @@
 // The SignalR connection to the chat hub (docs/protocol.md §5.1): one at a time, always pointed at the session the page
 // knows (?session=), reconnecting on its own: first the client's automatic reconnect, then our own retry loop for as
-// long as it takes. "New conversation" and a deleted conversation replace the connection; a generation number makes the
-// old one's handlers and its retry loop stand down.
+// long as it takes. "New conversation", switching to another conversation and a deleted conversation replace the
+// connection; a generation number makes the old one's handlers and its retry loop stand down, so that nothing of the
+// conversation left behind reaches the page after the switch.
 
 export const HUB_EVENTS = [
   "SessionStarted", "TaskAccepted", "TaskQueued", "TaskAssigned", "AiResponseChunk", "AiResponse", "TaskFailed", "SessionDeleted",
+  "TaskCancelled",
 ];
 
 /** Delays between our own start attempts once the client's automatic reconnect gave up (or the first start failed). */
@@ -13,6 +15,10 @@ const RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 15000];
 const SUBMIT_TIMEOUT_MS = 20000;
 /** The hub answers a DeleteSession within 30 s (it first waits for the session's writes in flight) or says why not. */
 const DELETE_TIMEOUT_MS = 35000;
+/** The hub answers a CancelTask within 15 s or says why not. */
+const CANCEL_TIMEOUT_MS = 20000;
+/** A short-lived connection (deleting another conversation) waits this long for its SessionStarted. */
+const SESSION_TIMEOUT_MS = 20000;
 
 /**
  * @param signalR the UMD global of the vendored client
@@ -155,26 +161,75 @@ export function createConnection({ signalR, hubUrl, onEvent, onState }) {
     deleteSession() {
       return invoke(DELETE_TIMEOUT_MS, "DeleteSession");
     },
+
+    /**
+     * CancelTask(taskId) on the current connection: resolves with { taskId, status } (cancelled, or answered/failed
+     * when the question had ended); rejects with a SubmitError as submit does.
+     */
+    cancel(taskId) {
+      return invoke(CANCEL_TIMEOUT_MS, "CancelTask", taskId);
+    },
   };
 
-  async function invoke(timeoutMs, method, ...args) {
+  function invoke(timeoutMs, method, ...args) {
     const conn = connection;
-    if (!conn || conn.state !== signalR.HubConnectionState.Connected) throw new SubmitError(false, "not connected");
-    let timer = 0;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new SubmitError(false, "no answer in time")), timeoutMs);
-    });
-    try {
-      return await Promise.race([conn.invoke(method, ...args), timeout]);
-    } catch (err) {
-      throw err instanceof SubmitError ? err : classify(err);
-    } finally {
-      clearTimeout(timer);
-    }
+    if (!conn || conn.state !== signalR.HubConnectionState.Connected) return Promise.reject(new SubmitError(false, "not connected"));
+    return invokeOn(conn, timeoutMs, method, ...args);
   }
 
   function wake() {
     if (wakeRetry) wakeRetry();
+  }
+}
+
+async function invokeOn(conn, timeoutMs, method, ...args) {
+  let timer = 0;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new SubmitError(false, "no answer in time")), timeoutMs);
+  });
+  try {
+    return await Promise.race([conn.invoke(method, ...args), timeout]);
+  } catch (err) {
+    throw err instanceof SubmitError ? err : classify(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Deletes a conversation the page is not on, over a short-lived connection of its own (DeleteSession deletes the
+ * session of the connection it is called on): connects with hubUrl (?session=&token=), waits for SessionStarted, and
+ * calls DeleteSession if the server gave that session back. Resolves with { deleted: true } or, when the server has
+ * no such session to give back (a new id came instead: nothing of it is left to delete), { deleted: false }; rejects
+ * with a SubmitError (refused: the server's reason, nothing deleted). The connection is closed either way.
+ */
+export async function deleteSessionAt({ signalR, hubUrl, sessionId }) {
+  const conn = new signalR.HubConnectionBuilder().withUrl(hubUrl).configureLogging(signalR.LogLevel.Warning).build();
+  let started;
+  const session = new Promise((resolve) => {
+    started = resolve;
+  });
+  for (const name of HUB_EVENTS) conn.on(name, name === "SessionStarted" ? (payload) => started(payload) : () => {});
+  let timer = 0;
+  try {
+    try {
+      await conn.start();
+    } catch (err) {
+      throw new SubmitError(false, err && err.message ? String(err.message) : "could not connect");
+    }
+    const payload = await Promise.race([session, new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new SubmitError(false, "no answer in time")), SESSION_TIMEOUT_MS);
+    })]);
+    if (!payload || payload.sessionId !== sessionId) return { deleted: false };
+    await invokeOn(conn, DELETE_TIMEOUT_MS, "DeleteSession");
+    return { deleted: true };
+  } finally {
+    clearTimeout(timer);
+    try {
+      await conn.stop();
+    } catch {
+      // it was not running
+    }
   }
 }
 
@@ -186,10 +241,19 @@ export class SubmitError extends Error {
 }
 
 const INVOKE_PREFIX = /^An unexpected error occurred invoking '[^']*' on the server\.\s*/;
+/** An error before the method ran (an older server without it: "Failed to invoke 'CancelTask' due to an error on the server. HubException: Method does not exist."). */
+const FAILED_PREFIX = /^Failed to invoke '[^']*' due to an error on the server\.\s*/;
 
 /** What a failed invoke means: the server refused (HubException, or an error of its own) or the call was lost. */
 export function classify(err) {
   const raw = err && err.message != null ? String(err.message) : String(err ?? "");
+  if (/^Unknown hub method\b/i.test(raw)) return new SubmitError(true, "This server cannot do that (it is an older version).");
+  if (FAILED_PREFIX.test(raw)) {
+    const text = raw.replace(FAILED_PREFIX, "").replace(/^HubException:\s*/, "").trim();
+    return new SubmitError(true, /^Method does not exist/i.test(text)
+      ? "This server cannot do that (it is an older version)."
+      : text || "The server could not do that right now. Please try again in a moment.");
+  }
   if (INVOKE_PREFIX.test(raw)) {
     // A HubException reaches the browser as "An unexpected error occurred invoking 'SubmitQuery' on the server.
     // HubException: <text>"; any other server error as the prefix alone.

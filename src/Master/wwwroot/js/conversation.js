@@ -2,6 +2,8 @@
 // that happened (the user asked, a SubmitQuery call ended, a hub event arrived, the conversation was deleted) and
 // returns the turns it changed, for the page to draw. A turn is keyed by its task id, which this page makes for its own questions, so events for it
 // apply directly; a question of another tab arrives as TaskAccepted or in the history. Anything else is ignored.
+// A turn may replace an earlier one (regenerate, edit: its `replaces`); how such turns group into alternates is
+// alternates.js's business. A stopped turn (the user pressed Stop, CancelTask) is final like an answered one.
 
 import { newTaskId } from "./ids.js";
 
@@ -17,11 +19,13 @@ export const Phase = Object.freeze({
   Streaming: "streaming",
   Answered: "answered",
   Failed: "failed",
+  /** The user stopped it: its text is what had streamed by then. */
+  Stopped: "stopped",
 });
 
-const TERMINAL = new Set([Phase.Answered, Phase.Failed]);
+const TERMINAL = new Set([Phase.Answered, Phase.Failed, Phase.Stopped]);
 
-/** An answered or failed question is over: nothing changes it any more. */
+/** An answered, failed or stopped question is over: nothing changes it any more. */
 export const isTerminal = (turn) => TERMINAL.has(turn.phase);
 
 export const LOST_MESSAGE = "This question was lost because the server started a new session. Please ask it again.";
@@ -71,12 +75,18 @@ export class Conversation {
 
   // ------------------------------------------------------------------ the user
 
-  /** A new question from this page: a turn at once, in the sending state, under a new task id. Null when empty. */
-  ask(rawQuery) {
+  /**
+   * A new question from this page: a turn at once, in the sending state, under a new task id. Null when empty.
+   * replaces: the task id of the turn it takes the place of (regenerate, edit); model: the model chosen for it. Both
+   * go with every SubmitQuery call of it (requestOf).
+   */
+  ask(rawQuery, { replaces = null, model = null } = {}) {
     const query = String(rawQuery ?? "").trim();
     if (!query) return null;
     const turn = this.#create(this.#newId(), query, this.#now(), { mine: true });
     turn.submit = { needed: true, token: 0, tries: 0, retrying: false };
+    turn.replaces = typeof replaces === "string" && replaces ? replaces : null;
+    turn.model = typeof model === "string" && model ? model : null;
     return turn;
   }
 
@@ -105,6 +115,74 @@ export class Conversation {
     if (!turn || turn.phase !== Phase.Refused) return null;
     this.#turns.delete(taskId);
     return turn.query;
+  }
+
+  // ------------------------------------------------------------------ Stop (CancelTask)
+
+  /** What Stop stops: the newest question that is still open (being sent, waiting, or being answered), or null. */
+  stopTarget() {
+    const turns = this.turns;
+    for (let i = turns.length - 1; i >= 0; i--) {
+      const turn = turns[i];
+      if (!isTerminal(turn) && turn.phase !== Phase.Refused) return turn;
+    }
+    return null;
+  }
+
+  /**
+   * The user pressed Stop for this question. One that never left the page (never sent, no call in flight) is simply
+   * taken back: { turn, withdrawn: text } (the turn is gone, its text goes back to the box). Any other is stopped on the
+   * server: { turn } with turn.stop.wanted set; its CancelTask call is made once the server has it (toCancel).
+   */
+  stop(taskId) {
+    const turn = this.get(taskId);
+    if (!turn || isTerminal(turn) || turn.phase === Phase.Refused) return null;
+    if (!turn.accepted && turn.submit && !turn.submit.token && turn.submit.tries === 0) {
+      this.#turns.delete(taskId);
+      return { turn, withdrawn: turn.query };
+    }
+    if (!turn.stop) turn.stop = { wanted: true, inFlight: false };
+    turn.stop.wanted = true;
+    return { turn, withdrawn: null };
+  }
+
+  /** Questions whose CancelTask call is due: Stop was pressed, the server has them, and no call is under way. */
+  toCancel() {
+    return this.turns.filter((t) => t.stop && t.stop.wanted && !t.stop.inFlight && t.accepted && !isTerminal(t));
+  }
+
+  /** A CancelTask call for this question starts. */
+  cancelStarted(taskId) {
+    const turn = this.get(taskId);
+    if (turn && turn.stop) turn.stop.inFlight = true;
+    return turn;
+  }
+
+  /**
+   * The server answered CancelTask: { taskId, status }. "cancelled": the question is stopped (its TaskCancelled, with
+   * the server's text, is on its way; until then it shows the text this page has). "answered"/"failed": it had ended
+   * already; its outcome is here or on its way, and nothing changes.
+   */
+  cancelSucceeded(taskId, result) {
+    const turn = this.get(taskId);
+    if (!turn || !turn.stop) return null;
+    turn.stop.inFlight = false;
+    turn.stop.wanted = false;
+    if (isTerminal(turn) || !result || result.status !== "cancelled") return turn;
+    stopped(turn, turn.text, false);
+    return turn;
+  }
+
+  /**
+   * The CancelTask call failed. refused: the server said no (its message is for the user; the question goes on);
+   * otherwise the connection dropped and the call is made again once it is back.
+   */
+  cancelFailed(taskId, { refused }) {
+    const turn = this.get(taskId);
+    if (!turn || !turn.stop) return null;
+    turn.stop.inFlight = false;
+    if (refused) turn.stop.wanted = false;
+    return turn;
   }
 
   // ------------------------------------------------------------------ SubmitQuery calls
@@ -187,6 +265,7 @@ export class Conversation {
       for (const turn of this.#turns.values()) {
         if (turn.accepted && !isTerminal(turn)) {
           fail(turn, LOST_MESSAGE, true);
+          turn.lost = true;
           changed.add(turn);
         }
       }
@@ -203,7 +282,13 @@ export class Conversation {
     if (!payload || typeof payload.taskId !== "string" || !payload.taskId) return null;
     if (name === "TaskAccepted") return this.#accepted(payload);
     const turn = this.get(payload.taskId);
-    if (!turn || isTerminal(turn)) return null; // not ours, not in the history, never announced; or over
+    if (!turn) return null; // not ours, not in the history, never announced
+    if (name === "TaskCancelled" && turn.phase === Phase.Stopped && !turn.stopConfirmed) {
+      // Stopped on CancelTask's reply: the server's own text of it is the one to keep.
+      stopped(turn, payload.text, true);
+      return turn;
+    }
+    if (isTerminal(turn)) return null; // over: nothing changes it
     switch (name) {
       case "TaskQueued":
         return this.#queued(turn, payload);
@@ -219,6 +304,10 @@ export class Conversation {
         heard(turn);
         fail(turn, payload.error, payload.retryable === true);
         return turn;
+      case "TaskCancelled":
+        heard(turn);
+        stopped(turn, payload.text, true);
+        return turn;
       default:
         return null;
     }
@@ -228,7 +317,9 @@ export class Conversation {
     let turn = this.get(payload.taskId);
     if (!turn) {
       // Another tab of this session asked it.
-      return this.#create(payload.taskId, textOf(payload.query), askedAt(payload.timestamp, this.#now()), { accepted: true });
+      turn = this.#create(payload.taskId, textOf(payload.query), askedAt(payload.timestamp, this.#now()), { accepted: true });
+      turn.replaces = idOf(payload.replaces);
+      return turn;
     }
     turn.accepted = true;
     if (turn.phase === Phase.Sending || turn.phase === Phase.Refused) {
@@ -288,15 +379,23 @@ export class Conversation {
     if (!turn) {
       turn = this.#create(item.taskId, textOf(item.query), askedAt(item.timestamp, this.#now()), { accepted: true });
       turn.restored = true; // where it stands is unknown until the next event (queue and worker events are not replayed)
+      turn.replaces = idOf(item.replaces);
     } else {
+      if (turn.phase === Phase.Stopped && !turn.stopConfirmed && item.cancelled === true) {
+        stoppedFrom(turn, item);
+        return turn;
+      }
       if (isTerminal(turn)) return null;
+      if (!turn.replaces) turn.replaces = idOf(item.replaces);
       turn.accepted = true;
       if (turn.phase === Phase.Sending || turn.phase === Phase.Refused) {
         turn.phase = Phase.Accepted;
         turn.error = null;
       }
     }
-    if (item.error != null) {
+    if (item.cancelled === true) {
+      stoppedFrom(turn, item);
+    } else if (item.error != null) {
       fail(turn, item.error, item.retryable === true);
     } else if (item.response != null) {
       answer(turn, item);
@@ -315,6 +414,10 @@ export class Conversation {
       askedAt: at,
       /** asked from this page, which made its id */
       mine,
+      /** the task id of the turn this one takes the place of (regenerate, edit), or null */
+      replaces: null,
+      /** the model this page asked for (its own questions only), or null: the server's default */
+      model: null,
       phase: mine ? Phase.Sending : Phase.Accepted,
       /** the server has stored it */
       accepted,
@@ -329,8 +432,17 @@ export class Conversation {
       text: "",
       provider: "",
       processingTimeMs: null,
+      /** the model's token counts, when the worker reported them */
+      promptTokens: null,
+      outputTokens: null,
       error: null,
       retryable: false,
+      /** failed because the server started a new session: it has nothing of this question */
+      lost: false,
+      /** Stop was pressed: { wanted (a CancelTask call is due or under way), inFlight } */
+      stop: null,
+      /** a stopped turn's text is the server's (TaskCancelled or the history), not only this page's */
+      stopConfirmed: false,
     };
     this.#turns.set(taskId, turn);
     return turn;
@@ -350,8 +462,35 @@ function answer(turn, payload) {
   turn.provider = payload.provider ? String(payload.provider) : "";
   const ms = Number(payload.processingTimeMs);
   turn.processingTimeMs = payload.processingTimeMs != null && Number.isFinite(ms) && ms >= 0 ? ms : null;
+  usage(turn, payload);
   turn.error = null;
   turn.position = null;
+}
+
+/** The token counts an answer (or its history item) carries; absent or not a count: unknown. */
+function usage(turn, payload) {
+  turn.promptTokens = toCount(payload.promptTokens);
+  turn.outputTokens = toCount(payload.outputTokens);
+}
+
+/** Stopped by the user: the text is what had streamed. confirmed: the server's text (TaskCancelled, history). */
+function stopped(turn, text, confirmed) {
+  turn.phase = Phase.Stopped;
+  turn.text = textOf(text);
+  turn.stopConfirmed = confirmed;
+  turn.error = null;
+  turn.position = null;
+  if (turn.stop) turn.stop.wanted = false;
+}
+
+/** A history item of a stopped question: its response is the text streamed by then. */
+function stoppedFrom(turn, item) {
+  stopped(turn, item.response ?? item.partial ?? "", true);
+  if (item.workerId) turn.workerId = String(item.workerId);
+  if (item.provider) turn.provider = String(item.provider);
+  const ms = Number(item.processingTimeMs);
+  if (item.processingTimeMs != null && Number.isFinite(ms) && ms >= 0) turn.processingTimeMs = ms;
+  usage(turn, item);
 }
 
 function fail(turn, error, retryable) {
@@ -363,6 +502,21 @@ function fail(turn, error, retryable) {
 
 function textOf(value) {
   return value == null ? "" : String(value);
+}
+
+function idOf(value) {
+  return typeof value === "string" && value ? value : null;
+}
+
+/**
+ * The SubmitQuery argument for this page's question: { query, apiKey, taskId }, with replaces and model only when the
+ * question has them (an older server knows neither).
+ */
+export function requestOf(turn, apiKey) {
+  const request = { query: turn.query, apiKey: String(apiKey ?? "").trim(), taskId: turn.taskId };
+  if (turn.replaces) request.replaces = turn.replaces;
+  if (turn.model) request.model = turn.model;
+  return request;
 }
 
 function toCount(value) {

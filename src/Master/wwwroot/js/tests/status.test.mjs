@@ -48,3 +48,31 @@ test("a restored open question waits for its next event", () => {
   c.sessionStarted({ sessionId: "s", resumed: true, history: [{ taskId: "a0000000-0000-4000-8000-000000000001", query: "q", timestamp: 1 }] });
   assert.equal(statusText(c.turns[0], true), "Waiting for an update…");
 });
+
+test("an answer's meta line shows its tokens when the worker reported them", () => {
+  const { c, turn } = turnAsked();
+  c.apply("AiResponse", { taskId: turn.taskId, response: "Hi!", workerId: "w1", provider: "gemini:gemini-2.5-flash", processingTimeMs: 1200,
+    promptTokens: 12, outputTokens: 48 });
+  assert.equal(formatMeta(turn), "w1 · gemini:gemini-2.5-flash · 1.2 s · 12 + 48 tokens");
+  turn.promptTokens = null;
+  assert.equal(formatMeta(turn), "w1 · gemini:gemini-2.5-flash · 1.2 s · 48 output tokens");
+  turn.outputTokens = null;
+  assert.equal(formatMeta(turn), "w1 · gemini:gemini-2.5-flash · 1.2 s");
+});
+
+test("tokens absent or null (an older server, a worker that reported none) are unknown, not 0", () => {
+  const { c, turn } = turnAsked();
+  c.apply("AiResponse", { taskId: turn.taskId, response: "Hi!", workerId: "w1", provider: "simulated", processingTimeMs: 5, promptTokens: null });
+  assert.equal(turn.promptTokens, null);
+  assert.equal(turn.outputTokens, null);
+  assert.equal(formatMeta(turn), "w1 · simulated · 0.0 s");
+});
+
+test("a stopped answer says Stopped; one being stopped says so until the server confirms", () => {
+  const { c, turn, token } = turnAsked();
+  c.submitSucceeded(turn.taskId, token, { taskId: turn.taskId, status: "assigned", workerId: "w1", attempt: 1 });
+  c.stop(turn.taskId);
+  assert.equal(statusText(turn, true), "Stopping…");
+  c.apply("TaskCancelled", { taskId: turn.taskId, text: "Hi" });
+  assert.equal(statusText(turn, true), "Stopped");
+});
